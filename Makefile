@@ -1,0 +1,52 @@
+# Warren: `make run` starts the whole suite on this machine; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Every installable part: the shared platform and each service that has a pyproject.toml.
+PACKAGES := shared $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
+PYTEST_ARGS ?=
+
+.PHONY: help install infra test unit lint format bench clean lock
+
+help:
+	@echo "make run | demo | test | unit | lint | contract | bench | up | down | ui | dlq | clean"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(addprefix -e ./,$(PACKAGES))
+	touch $@
+
+# Local RabbitMQ (with plugins), PostgreSQL and Redis up; starts whichever is down.
+infra:
+	scripts/ensure-infra
+
+test: install infra
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install infra
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+lock: install
+	$(BIN)/pip freeze --exclude-editable | grep -vE '^(pip|setuptools|wheel)==' \
+	  | sed '1i # Pinned versions for reproducible installs (CI and make run). Regenerate with `make lock`.' \
+	  > constraints.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

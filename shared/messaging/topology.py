@@ -1,0 +1,120 @@
+"""Declarative topology: what exchanges, queues and bindings a service owns, and how they are named.
+
+Names (STYLE.md):
+  ``<service>.events``               topic exchange a service publishes its facts to
+  ``<service>.<handler>``            one durable queue per consumer handler
+  ``<queue>.retry.<n>.<delay>``      retry tier n: a TTL queue that dead-letters back to ``<queue>``
+  ``<queue>.dlq``                    the handler's dead-letter queue
+  ``<service>.retry`` / ``<service>.dead-letter``  direct exchanges the consumer runtime publishes
+                                     failed messages to (owned by the service, so least-privilege works)
+
+Applying a topology to a broker lives in :mod:`shared.messaging.declare`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 10.0, 60.0, 600.0)
+
+
+class QueueType(StrEnum):
+    QUORUM = "quorum"
+    CLASSIC = "classic"
+
+
+def events_exchange(service: str) -> str:
+    """The topic exchange ``service`` publishes its events to."""
+    return f"{service}.events"
+
+
+def retry_exchange(service: str) -> str:
+    return f"{service}.retry"
+
+
+def dead_letter_exchange(service: str) -> str:
+    return f"{service}.dead-letter"
+
+
+def _delay_label(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)}m"
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{int(seconds * 1000)}ms"
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Bind a handler queue to ``exchange`` with a topic pattern (``payment.*``, ``payment.captured``)."""
+
+    exchange: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class HandlerQueue:
+    """One consumer handler's queue with its retry tiers and dead-letter queue."""
+
+    service: str
+    handler: str
+    bindings: tuple[Binding, ...]
+    retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+    queue_type: QueueType = QueueType.QUORUM
+    # Broker-side backstop: a message redelivered this often (a handler crashing the process) is
+    # dead-lettered by RabbitMQ itself, so a poison message cannot loop forever.
+    delivery_limit: int = 20
+    prefetch: int = 32
+    single_active_consumer: bool = False
+    max_length: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.service}.{self.handler}"
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}.dlq"
+
+    def retry_queue_name(self, tier: int) -> str:
+        """Name of retry tier ``tier`` (0-based): ``payment.on_fraud.retry.1.10s``."""
+        return f"{self.name}.retry.{tier + 1}.{_delay_label(self.retry_delays[tier])}"
+
+    @property
+    def retry_queue_names(self) -> tuple[str, ...]:
+        return tuple(self.retry_queue_name(i) for i in range(len(self.retry_delays)))
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Everything one service declares: the exchanges it publishes to and its handler queues."""
+
+    service: str
+    publishes: bool = True
+    queues: tuple[HandlerQueue, ...] = ()
+    # Exchanges of other services this one binds to; declared passively-compatible (same type, durable)
+    # so start-up order between services does not matter.
+    consumes_from: tuple[str, ...] = field(default=())
+
+    @property
+    def exchange(self) -> str:
+        return events_exchange(self.service)
+
+    def queue(self, handler: str) -> HandlerQueue:
+        for queue in self.queues:
+            if queue.handler == handler:
+                return queue
+        raise KeyError(f"{self.service} declares no handler queue {handler!r}")
+
+
+def handler_queue(
+    service: str,
+    handler: str,
+    patterns: Sequence[tuple[str, str]],
+    **options: object,
+) -> HandlerQueue:
+    """Shorthand: ``handler_queue("payment", "on_fraud", [("fraud.events", "fraud.assessed")])``."""
+    bindings = tuple(Binding(exchange, pattern) for exchange, pattern in patterns)
+    return HandlerQueue(service=service, handler=handler, bindings=bindings, **options)  # type: ignore[arg-type]
