@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Every installable part: the shared platform and each service that has a pyproject.toml.
-PACKAGES := shared $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
+PACKAGES := shared $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml devtools/*/pyproject.toml cli/pyproject.toml))
 PYTEST_ARGS ?=
 
 .PHONY: help install infra test unit lint format bench clean lock
