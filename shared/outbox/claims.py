@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Row, and_, case, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -50,7 +50,7 @@ async def fetch_batch(
     )
     if lock:
         query = query.with_for_update(skip_locked=True)
-    rows: list[Mapping[str, Any]] = [row._mapping for row in (await connection.execute(query)).all()]
+    rows = cast(list[Mapping[str, Any]], [row._mapping for row in (await connection.execute(query)).all()])
     if not rows:
         return rows
     return await _in_order(connection, rows, hold_on_failure=hold_on_failure)

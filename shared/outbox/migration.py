@@ -11,7 +11,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared.persistence.metadata import UTCDateTime
+from shared.inbox import schema as _inbox_schema
+from shared.outbox import schema as _outbox_schema
+from shared.persistence.metadata import PLATFORM_METADATA, UTCDateTime
+
+# The outbox, lease and inbox tables, for a service's alembic ``target_metadata`` (next to its own metadata).
+TABLES = (_outbox_schema.outbox_messages, _outbox_schema.outbox_relay_lease, _inbox_schema.inbox_messages)
+__all__ = ["PLATFORM_METADATA", "TABLES", "create_outbox_and_inbox", "drop_outbox_and_inbox"]
 
 
 def _row_id() -> Any:

@@ -133,6 +133,7 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await self._channel.close()
             self._channel = None
+            self._sender = None
 
     async def _open_channel(self) -> None:
         self._channel = await confirm_channel(self._connection)  # type: ignore[arg-type]
