@@ -129,6 +129,7 @@ class OutboxRelay:
             with contextlib.suppress(SQLAlchemyError):
                 await claims.release_lease(self.engine, name=self.settings.lease_name, holder=self.holder)
             self.has_lease = False
+            self._signal.notify()  # a relay of this process waiting for the lease takes it now
         if self._channel is not None:
             with contextlib.suppress(Exception):
                 await self._channel.close()

@@ -88,7 +88,9 @@ class ProbeRepository(TrackingRepository[Probe]):
                 await self.session.execute(probes.insert().values(id=probe.id, seq=probe.seq))
                 probe.new = False
             else:
-                await self.session.execute(update(probes).where(probes.c.id == probe.id).values(seq=probe.seq))
+                await self.session.execute(
+                    update(probes).where(probes.c.id == probe.id).values(seq=probe.seq)
+                )
 
 
 class ProbeUnitOfWork(SqlUnitOfWork):

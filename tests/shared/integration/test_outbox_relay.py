@@ -94,7 +94,8 @@ async def test_committed_events_are_published_with_envelope_when_relay_runs(
     assert [ProbeHappened.model_validate(e.payload).seq for e in envelopes] == [1, 2]
     assert {e.correlation_id for e in envelopes} == {"corr-2"}
     assert {e.causation_id for e in envelopes} == {str(incoming.message_id)}
-    assert envelopes[0].type == "probe.happened.v1" and envelopes[0].producer == "probe"
+    assert envelopes[0].type == "probe.happened.v1"
+    assert envelopes[0].producer == "probe"
     assert (await admin.outbox_stats(engine)).sent == 2
 
 
@@ -104,11 +105,15 @@ async def test_nothing_is_written_or_published_when_unit_of_work_exits_without_c
     async with ProbeUnitOfWork(engine) as uow:
         (await uow.probes.get_or_add("quiet")).bump()
         await uow.probes.flush()  # state written to the transaction, then abandoned
-    with pytest.raises(RuntimeError, match="boom"):
+
+    async def fail_before_commit() -> None:
         async with ProbeUnitOfWork(engine) as uow:
             (await uow.probes.get_or_add("loud")).bump()
             uow.dispatch_task("probe.task", queue="probe.tasks")
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await fail_before_commit()
     relay = OutboxRelay(engine, connection, settings=relay_settings())
     assert await relay.run_once() == 0
     assert (await admin.outbox_stats(engine)).pending == 0
@@ -134,9 +139,10 @@ async def test_effects_apply_once_when_the_same_message_is_handled_twice(engine:
         await uow.commit()  # another handler of the same message is not a duplicate
     assert outcomes == [True, False]
     assert (await admin.outbox_stats(engine)).pending == 1
-    assert REGISTRY.get_sample_value(
-        "warren_inbox_duplicates_absorbed_total", {"handler": "probe.on_fraud"}
-    ) >= 2  # type: ignore[operator]
+    assert (
+        REGISTRY.get_sample_value("warren_inbox_duplicates_absorbed_total", {"handler": "probe.on_fraud"})
+        >= 2
+    )  # type: ignore[operator]
 
 
 async def test_each_aggregate_keeps_commit_order_when_many_aggregates_interleave(
@@ -273,11 +279,6 @@ async def test_second_relay_waits_when_another_holds_the_sqlite_lease(
 
 async def test_sweeps_delete_only_old_rows_when_retention_runs(engine: AsyncEngine) -> None:
     await bump(engine, "old", times=3)
-    async with ProbeUnitOfWork(engine).handling(fraud_message(), handler="probe.h") as first_time:
-        assert first_time
-    async with ProbeUnitOfWork(engine).handling(fraud_message(), handler="probe.h") as uow_first:
-        assert uow_first
-        # commit an inbox mark only
     async with engine.begin() as db:
         await db.execute(
             outbox_messages.update()
