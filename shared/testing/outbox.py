@@ -123,11 +123,13 @@ async def bump(engine: AsyncEngine, probe_id: str, times: int = 1) -> None:
             await uow.commit()
 
 
-async def _relay(database: str, amqp: str, poll: float, lease_ttl: float) -> None:
+async def _relay(database: str, amqp: str, poll: float, lease_ttl: float, batch_size: int) -> None:
     logging.basicConfig(level=logging.INFO)
     engine = create_engine(database)
     connection = await connect(amqp, connection_name="probe-relay", reconnect_interval=0.5)
-    settings = RelaySettings(poll_interval=poll, lease_ttl=timedelta(seconds=lease_ttl), backoff_max=1.0)
+    settings = RelaySettings(
+        poll_interval=poll, lease_ttl=timedelta(seconds=lease_ttl), backoff_max=1.0, batch_size=batch_size
+    )
     relay = OutboxRelay(engine, connection, settings=settings)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -158,6 +160,7 @@ def main() -> None:
     relay.add_argument("--amqp", required=True)
     relay.add_argument("--poll", type=float, default=0.2)
     relay.add_argument("--lease-ttl", type=float, default=2.0)
+    relay.add_argument("--batch-size", type=int, default=500)
     produce = commands.add_parser("produce")
     produce.add_argument("--database", required=True)
     produce.add_argument("--aggregates", type=int, default=3)
@@ -165,7 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         if args.command == "relay":
-            asyncio.run(_relay(args.database, args.amqp, args.poll, args.lease_ttl))
+            asyncio.run(_relay(args.database, args.amqp, args.poll, args.lease_ttl, args.batch_size))
         else:
             asyncio.run(_produce(args.database, args.aggregates, args.events))
 
