@@ -62,7 +62,14 @@ class RelayProcess:
             ],
             cwd=ROOT,
             env=env,
+            stdout=subprocess.PIPE,
+            text=True,
         )
+
+    def ready(self) -> bool:
+        """Block until the relay printed that it started (it is listening and relaying)."""
+        assert self.process.stdout is not None
+        return self.process.stdout.readline().strip() == "relay started"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -237,11 +244,17 @@ async def test_two_relays_publish_each_row_once_in_order_when_racing_on_postgres
 ) -> None:
     engine = create_engine(postgres_url)
     await create_tables(engine)
-    aggregates, events = 20, 10
-    await _produce(postgres_url, aggregates, events)  # a backlog both relays race for from their first batch
-    # Small batches so the two relays interleave on the same aggregates, while a producer keeps committing.
-    relays.extend([RelayProcess(postgres_url, amqp_url, batch_size=15) for _ in range(2)])
-    await _produce(postgres_url, aggregates, events)
+    # Small batches, so the relays' concurrent batches hold different rows of the same aggregates.
+    relays.extend([RelayProcess(postgres_url, amqp_url, batch_size=10) for _ in range(2)])
+    assert all(await asyncio.gather(*(asyncio.to_thread(relay.ready) for relay in relays)))
+    aggregates, events = 4, 40
+    for _ in range(2):
+        # One big commit: NOTIFY wakes both relays at once and they race for the same backlog.
+        async with ProbeUnitOfWork(engine) as uow:
+            for _ in range(events):
+                for a in range(aggregates):
+                    (await uow.probes.get_or_add(f"probe-{a}")).bump()
+            await uow.commit()
     consumer = Consumer(engine, queue)
     try:
         total = aggregates * events * 2
