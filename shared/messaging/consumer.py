@@ -31,6 +31,7 @@ from aio_pika.abc import (
     AbstractConnection,
     AbstractExchange,
     AbstractIncomingMessage,
+    AbstractMessage,
     AbstractQueue,
     ConsumerTag,
 )
@@ -65,7 +66,7 @@ class _Running:
     paused: bool = False
 
 
-def copy_with_headers(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+def copy_with_headers(message: AbstractMessage, headers: dict[str, Any]) -> aio_pika.Message:
     """The same message (body, id, type, correlation, timestamp...) with ``headers``, persistent."""
     return aio_pika.Message(
         body=message.body,
@@ -201,7 +202,9 @@ class Consumer:
             for task in pending:
                 task.cancel()
             if pending:
-                log.warning("%d handlers did not finish in %.1fs; left for redelivery", len(pending), grace_seconds)
+                log.warning(
+                    "%d handlers did not finish in %.1fs; left for redelivery", len(pending), grace_seconds
+                )
                 await asyncio.wait(pending, timeout=5)
         for running in self._running.values():
             if running.channel is not None and not running.channel.is_closed:
@@ -270,7 +273,9 @@ class Consumer:
                 timeout=REPUBLISH_TIMEOUT,
             )
         except (DeliveryError, TimeoutError, *_CHANNEL_GONE) as exc:
-            raise PublishError(f"republish of {message.message_id} to {exchange}/{routing_key}: {exc!r}") from exc
+            raise PublishError(
+                f"republish of {message.message_id} to {exchange}/{routing_key}: {exc!r}"
+            ) from exc
         if not isinstance(confirmation, Basic.Ack):
             raise PublishError(f"broker did not ack republish of {message.message_id}: {confirmation!r}")
 

@@ -115,7 +115,9 @@ def plan(topology: Topology) -> Plan:
             # Declared here too (same type, durable) so a consumer may start before the producer.
             add_exchange(ExchangeSpec(binding.exchange, TOPIC))
         if queue.shards > 1:
-            add_exchange(ExchangeSpec(queue.hash_exchange, CONSISTENT_HASH, {"hash-header": queue.hash_header}))
+            add_exchange(
+                ExchangeSpec(queue.hash_exchange, CONSISTENT_HASH, {"hash-header": queue.hash_header})
+            )
             for binding in queue.bindings:
                 bindings.append(
                     BindingSpec(binding.exchange, queue.hash_exchange, binding.pattern, to_exchange=True)
@@ -166,7 +168,9 @@ def differing_arguments(declared: dict[str, Any], existing: dict[str, Any]) -> d
 
 
 def _describe(kind: str, name: str, differences: dict[str, tuple[Any, Any]]) -> str:
-    parts = ", ".join(f"{key}: declared {mine!r}, broker has {theirs!r}" for key, (mine, theirs) in differences.items())
+    parts = ", ".join(
+        f"{key}: declared {mine!r}, broker has {theirs!r}" for key, (mine, theirs) in differences.items()
+    )
     return f"{kind} {name!r} exists with different arguments: {parts}"
 
 
@@ -190,7 +194,8 @@ async def _explain(
 
 
 def _vhost_of(connection: AbstractConnection) -> str:
-    path = connection.url.path.lstrip("/")
+    url = getattr(connection, "url", None)  # aio-pika connections have it; the abstract type does not say so
+    path = str(url.path).lstrip("/") if url is not None else ""
     return path or "/"
 
 
