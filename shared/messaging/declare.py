@@ -17,7 +17,7 @@ from aiormq.exceptions import ChannelPreconditionFailed
 
 from shared.messaging.errors import TopologyMismatch
 from shared.messaging.management import ManagementClient
-from shared.messaging.topology import HandlerQueue, QueueType, Topology, dead_letter_exchange
+from shared.messaging.topology import HandlerQueue, QueueType, Topology, dead_letter_exchange, retry_exchange
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,16 @@ def source_queue_arguments(queue: HandlerQueue) -> dict[str, Any]:
 
 
 def retry_queue_arguments(queue: HandlerQueue, tier: int, source: str) -> dict[str, Any]:
-    """A retry tier: messages wait ``delay`` and then dead-letter back to ``source`` via the default exchange."""
+    """A retry tier: messages wait ``delay``, then dead-letter back to ``source`` through ``<service>.retry``.
+
+    Not through the default exchange: RabbitMQ checks write access to a queue's dead-letter exchange when
+    the queue is declared, and a least-privilege service user may write only to its own ``<service>.*``.
+    """
     return {
         # Classic: a parking queue with a per-queue TTL needs neither replication nor a delivery limit.
         "x-queue-type": str(QueueType.CLASSIC),
         "x-message-ttl": round(queue.retry_delays[tier] * 1000),
-        "x-dead-letter-exchange": "",
+        "x-dead-letter-exchange": retry_exchange(queue.service),
         "x-dead-letter-routing-key": source,
     }
 
@@ -129,6 +133,8 @@ def plan(topology: Topology) -> Plan:
                 bindings.append(BindingSpec(queue.hash_exchange, source, "1"))
             else:
                 bindings.extend(BindingSpec(b.exchange, source, b.pattern) for b in queue.bindings)
+            # Expired retry-tier messages come back through the retry exchange, keyed by the source's name.
+            bindings.append(BindingSpec(topology.retry_exchange, source, source))
             for tier in range(len(queue.retry_delays)):
                 retry_name = queue.retry_queue_name(tier, source)
                 queues.append(QueueSpec(retry_name, retry_queue_arguments(queue, tier, source)))

@@ -137,15 +137,15 @@ class RabbitHarness(MessagingHarness):
         target = await self._channel.get_exchange(exchange, ensure=False)
         await target.publish(message, routing_key=routing_key, mandatory=True)
 
-    def _queues(self) -> tuple[list[tuple[str, str]], list[str]]:
-        sources: list[tuple[str, str]] = []  # (retry tier, the source queue it feeds)
+    def _queues(self) -> tuple[list[tuple[str, str, str]], list[str]]:
+        sources: list[tuple[str, str, str]] = []  # (retry tier, the source queue it feeds, service)
         all_sources: list[str] = []
         for topology in self._topologies:
             for queue in topology.queues:
                 for source in queue.source_queues:
                     all_sources.append(source)
                     sources.extend(
-                        (queue.retry_queue_name(tier, source), source)
+                        (queue.retry_queue_name(tier, source), source, queue.service)
                         for tier in range(len(queue.retry_delays))
                     )
         return sources, all_sources
@@ -160,15 +160,19 @@ class RabbitHarness(MessagingHarness):
         tiers, sources = self._queues()
         channel = await self._connection.channel(publisher_confirms=True)
         quiet_polls = 0
+        retry_exchanges = {
+            t.service: await channel.get_exchange(t.retry_exchange) for t in self._topologies if t.queues
+        }
 
         async def quiet() -> bool:
             nonlocal quiet_polls
             moved = 0
-            for tier, source in tiers:
+            for tier, source, service in tiers:
+                retry = retry_exchanges[service]
                 # Fast-forward: take parked messages out of the tier now instead of waiting for its TTL.
                 queue = await channel.declare_queue(tier, passive=True)
                 while (message := await queue.get(fail=False)) is not None:
-                    await channel.default_exchange.publish(_copy(message), routing_key=source)
+                    await retry.publish(_copy(message), routing_key=source)
                     await message.ack()
                     moved += 1
             busy = moved + sum(c.in_flight() for c in self._consumers)

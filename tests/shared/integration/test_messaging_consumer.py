@@ -62,7 +62,12 @@ async def publish_all(amqp_url: str, envelopes: list[Envelope]) -> None:
 
 
 def acked_so_far() -> float:
-    return REGISTRY.get_sample_value("warren_messages_acked_total", {"service": "billing", "handler": "on_reading"}) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "warren_messages_acked_total", {"service": "billing", "handler": "on_reading"}
+        )
+        or 0.0
+    )
 
 
 async def test_message_stays_unacked_until_handler_returns_when_handler_is_slow(amqp_url: str) -> None:
@@ -214,7 +219,9 @@ async def test_consumers_resume_without_loss_or_double_ack_when_broker_closes_th
         gate.set()
 
         await wait_for(lambda: len(handled) == total, timeout=30, message="every message handled")
-        await wait_for(lambda: acked_so_far() - acked_before >= total and consumer.in_flight() == 0, timeout=15)
+        await wait_for(
+            lambda: acked_so_far() - acked_before >= total and consumer.in_flight() == 0, timeout=15
+        )
         await consumer.stop(grace_seconds=5)
     finally:
         await connection.close()

@@ -32,14 +32,18 @@ class ParcelLost(Event):
 
 
 DEPOT = Topology("depot")
-ON_SHIPPED = handler_queue("tracker", "on_shipped", [("depot.events", "depot.parcel_shipped")], retry_delays=(0.2, 0.2))
+ON_SHIPPED = handler_queue(
+    "tracker", "on_shipped", [("depot.events", "depot.parcel_shipped")], retry_delays=(0.2, 0.2)
+)
 ON_ANY = handler_queue("tracker", "on_any", [("depot.events", "depot.#")], retry_delays=(0.2,))
 TRACKER = Topology("tracker", publishes=False, queues=(ON_SHIPPED, ON_ANY))
 
 
 def shipped(parcel_id: str = "p-1", weight: int = 100) -> Envelope:
     payload = ParcelShipped(parcel_id=parcel_id, weight_grams=weight).model_dump()
-    return Envelope(type=ParcelShipped.message_type, correlation_id=parcel_id, producer="depot", payload=payload)
+    return Envelope(
+        type=ParcelShipped.message_type, correlation_id=parcel_id, producer="depot", payload=payload
+    )
 
 
 def lost(parcel_id: str = "p-1") -> Envelope:
@@ -160,7 +164,11 @@ async def test_malformed_body_is_dead_lettered_at_once_when_it_is_not_json(
     ("envelope", "error", "expected_exception"),
     [
         (shipped(weight=-1).model_copy(update={"payload": {"parcel_id": "p"}}), None, "ValidationError"),
-        (shipped(), PermanentError("parcel belongs to another depot"), "shared.messaging.errors.PermanentError"),
+        (
+            shipped(),
+            PermanentError("parcel belongs to another depot"),
+            "shared.messaging.errors.PermanentError",
+        ),
         (lost(), None, "shared.messaging.errors.UnknownMessageType"),
     ],
     ids=["invalid-payload", "handler-marks-permanent", "type-not-accepted"],
