@@ -95,7 +95,10 @@ class Consumer:
         *,
         declare_topology: bool = True,
         management: ManagementClient | None = None,
+        grace_seconds: float = 20.0,
     ) -> None:
+        self.name = f"{topology.service} consumers"  # a shared.runtime.lifecycle Component
+        self._grace_seconds = grace_seconds
         self._connection = connection
         self._topology = topology
         self._declare = declare_topology
@@ -184,7 +187,7 @@ class Consumer:
         """True between :meth:`pause` and :meth:`resume`."""
         return self._running[handler].paused
 
-    async def stop(self, grace_seconds: float = 20.0) -> None:
+    async def stop(self, grace_seconds: float | None = None) -> None:
         """Stop consuming, let in-flight handlers finish within ``grace_seconds``, then close the channels.
 
         Messages whose handler finished are acked; handlers still running at the deadline are cancelled and
@@ -192,6 +195,8 @@ class Consumer:
         """
         if not self._started or self._stopping:
             return
+        if grace_seconds is None:
+            grace_seconds = self._grace_seconds
         self._stopping = True
         for running in self._running.values():
             await self._cancel(running)

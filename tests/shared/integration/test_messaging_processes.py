@@ -34,7 +34,8 @@ async def spawn(amqp_url: str, mode: str, log: Path) -> asyncio.subprocess.Proce
 async def declare_and_publish(amqp_url: str, entries: range) -> None:
     # The worker script is not in a package: load its module to declare exactly its topology.
     spec = importlib.util.spec_from_file_location("messaging_worker", WORKER)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     ledger = module.LEDGER
