@@ -28,7 +28,8 @@ class ContractViolation(PermanentError):
         self.errors = error.errors(include_url=False, include_input=False)
         # One line, no input echo: it becomes the dead-letter reason header an operator reads.
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or '(payload)'}: {item['msg']}" for item in self.errors
+            f"{'.'.join(str(part) for part in item['loc']) or '(payload)'}: {item['msg']}"
+            for item in self.errors
         )
         super().__init__(f"{message_type} payload violates its contract: {problems}")
 
