@@ -41,8 +41,9 @@ def snapshot_texts(catalogue: Catalogue) -> dict[str, str]:
     return {model.message_type: evolution.render(evolution.snapshot(model)) for model in catalogue.contracts}
 
 
-def read_snapshots(directory: Path = SCHEMAS) -> dict[str, evolution.Schema]:
+def read_snapshots(directory: Path | None = None) -> dict[str, evolution.Schema]:
     """The committed snapshots, by message type (the file name without ``.json``)."""
+    directory = directory or SCHEMAS
     return {path.stem: json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))}
 
 
