@@ -30,6 +30,7 @@ class StockRejected(InventoryEvent):
 
 class StockCommitted(InventoryEvent):
     message_type: ClassVar[str] = "inventory.committed.v1"
+    intentionally_unconsumed: ClassVar[str | None] = "closes the saga; kept for audit and the operator"
 
     payment_id: str
     reservation_id: str
@@ -37,6 +38,7 @@ class StockCommitted(InventoryEvent):
 
 class StockReleased(InventoryEvent):
     message_type: ClassVar[str] = "inventory.released.v1"
+    intentionally_unconsumed: ClassVar[str | None] = "compensation done; kept for audit and the operator"
 
     payment_id: str
     reservation_id: str
