@@ -54,6 +54,10 @@ class Assessment:
     reasons: tuple[str, ...]
     events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
+    @property
+    def id(self) -> str:
+        return self.payment_id
+
     def announce(self) -> None:
         """Record the assessment as an event (again, when the same request comes back)."""
         self.events.append(

@@ -70,6 +70,10 @@ class Reservation:
     reason: str | None = None
     events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
+    @property
+    def id(self) -> str:
+        return self.payment_id
+
     @classmethod
     def hold(cls, payment_id: str, lines: tuple[Line, ...], *, now: datetime, ttl: timedelta) -> Reservation:
         """Every line was taken from available stock: the basket is held until an outcome or expiry."""
