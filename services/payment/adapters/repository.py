@@ -112,9 +112,7 @@ def to_row(payment: Payment) -> dict[str, Any]:
         "charge_due_at": payment.charge_due_at,
         "deadline": payment.deadline,
         "created_at": payment.created_at,
-        "history": [
-            {"step": s.name, "at": s.at.isoformat(), "detail": s.detail} for s in payment.history
-        ],
+        "history": [{"step": s.name, "at": s.at.isoformat(), "detail": s.detail} for s in payment.history],
         "version": payment.version,
     }
 
@@ -122,7 +120,9 @@ def to_row(payment: Payment) -> dict[str, Any]:
 def to_payment(row: dict[str, Any]) -> Payment:
     checkout = Checkout(
         order_id=row["order_id"],
-        customer=Customer(id=row["customer_id"], email=row["customer_email"], country=row["customer_country"]),
+        customer=Customer(
+            id=row["customer_id"], email=row["customer_email"], country=row["customer_country"]
+        ),
         items=tuple(LineItem.model_validate(item) for item in row["items"]),
         currency=row["currency"],
         token=row["token"],
@@ -144,8 +144,6 @@ def to_payment(row: dict[str, Any]) -> Payment:
         charge_id=row["charge_id"],
         charge_attempts=row["charge_attempts"],
         charge_due_at=row["charge_due_at"],
-        history=[
-            Step(s["step"], datetime.fromisoformat(s["at"]), s["detail"]) for s in row["history"]
-        ],
+        history=[Step(s["step"], datetime.fromisoformat(s["at"]), s["detail"]) for s in row["history"]],
         version=row["version"],
     )
