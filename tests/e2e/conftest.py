@@ -15,9 +15,8 @@ import httpx
 import pytest
 
 from shared.testing.fixtures import POSTGRES_BASE, unique
+from shared.testing.processes import ServiceProcess, free_port
 from shared.testing.waiting import wait_for
-
-from .processes import ServiceProcess, free_port
 
 FINAL = {"captured", "declined", "rejected", "cancelled", "failed"}
 # Fast clocks for the tests: a gateway that answers "too late" after 3 s, charges retried after 0.3 s.

@@ -24,7 +24,10 @@ TOPOLOGY = Topology(
         handler_queue(
             SERVICE,
             ON_STOCK_ANSWER,
-            [(events_exchange("inventory"), "inventory.reserved"), (events_exchange("inventory"), "inventory.rejected")],
+            [
+                (events_exchange("inventory"), "inventory.reserved"),
+                (events_exchange("inventory"), "inventory.rejected"),
+            ],
         ),
     ),
     consumes_from=(events_exchange("fraud"), events_exchange("inventory")),

@@ -1,4 +1,8 @@
-"""Running Warren services as real processes for end-to-end tests: free ports, readiness, graceful stop."""
+"""Running Warren services as real processes (end-to-end tests, benchmarks): free ports, readiness, graceful stop.
+
+``ServiceProcess("payment", port, env, log).start()`` runs ``python -m payment serve`` with ``env`` on top of
+this process's environment and returns once ``/readyz`` answers 200; ``stop()`` sends SIGTERM and waits.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class ServiceProcess:
 
     @property
     def url(self) -> str:
+        """Base URL of the process's HTTP server."""
         return f"http://127.0.0.1:{self.port}"
 
     async def run(self, *args: str, timeout: float = 60.0) -> None:
@@ -49,6 +54,7 @@ class ServiceProcess:
             raise RuntimeError(f"{self.module} {' '.join(args)} exited {code}:\n{self.tail()}")
 
     async def start(self, *, timeout: float = 60.0) -> None:
+        """Start the process and return once it answers ``ready_path`` with 200 (raise if it exits)."""
         out = self.log.open("ab")
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", self.module, *self.args, env=self._environment(), stdout=out, stderr=out
@@ -66,7 +72,8 @@ class ServiceProcess:
                     return False
 
             try:
-                await wait_for(ready, timeout=timeout, interval=0.1, message=f"{self.module} ready")
+                # mypy cannot pick between wait_for's sync and async overload for a coroutine function.
+                await wait_for(ready, timeout=timeout, interval=0.1, message=f"{self.module} ready")  # type: ignore[arg-type]
             except TimeoutError as exc:
                 raise TimeoutError(f"{exc}\n{self.tail()}") from None
 
@@ -83,6 +90,7 @@ class ServiceProcess:
             return await process.wait()
 
     def tail(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of the process's output, for failure messages."""
         if not self.log.exists():
             return ""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
