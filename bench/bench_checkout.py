@@ -291,7 +291,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         for process in (gateway, *services):
             stack.push_async_callback(process.stop)
         await asyncio.gather(*(p.start() for p in (gateway, *services)))
-        fraud, inventory, payment = services
+        _fraud, inventory, payment = services
 
         client = await stack.enter_async_context(
             httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=args.concurrency))
@@ -347,7 +347,7 @@ async def main() -> None:
     print(f"bench_checkout on {machine()}")
     backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
     results = [await run_backend(backend, args) for backend in backends]
-    print("\nbackend    checkouts/s  ratio-to-healthz  p50 ms  p99 ms  (steady rate %.0f/s)" % args.rate)
+    print(f"\nbackend    checkouts/s  ratio-to-healthz  p50 ms  p99 ms  (steady rate {args.rate:.0f}/s)")
     for r in results:
         print(
             f"{r['backend']:<10} {r['checkouts_per_s']:11.1f}  {r['checkouts_per_s'] / r['baseline_rps']:16.3f}"
