@@ -80,6 +80,24 @@ class Suite:
     async def wait_final(self, payment_id: str, *, timeout: float = 30.0) -> dict[str, Any]:
         return await self.wait_status(payment_id, FINAL, timeout=timeout)
 
+    async def wait_all_final(self, ids: list[str], *, timeout: float = 120.0) -> list[dict[str, Any]]:
+        """Poll every payment (a few at a time, so polling does not load the suite) until all are final."""
+        views: dict[str, dict[str, Any]] = {}
+        limit = asyncio.Semaphore(8)
+
+        async def poll(payment_id: str) -> None:
+            async with limit:
+                view = await self.payment_view(payment_id)
+            if view["status"] in FINAL:
+                views[payment_id] = view
+
+        async def all_final() -> bool:
+            await asyncio.gather(*(poll(i) for i in ids if i not in views))
+            return len(views) == len(ids)
+
+        await wait_for(all_final, timeout=timeout, interval=0.5, message=f"{len(ids)} payments final")
+        return [views[i] for i in ids]
+
     async def set_stock(self, sku: str, available: int) -> None:
         response = await self.http.put(f"{self.inventory.url}/stock/{sku}", json={"available": available})
         response.raise_for_status()

@@ -230,7 +230,7 @@ async def test_exactly_the_stock_is_sold_when_200_checkouts_race_for_50_units(
         responses = await asyncio.gather(*(suite.checkout(sku="flash") for _ in range(200)))
         assert {r.status_code for r in responses} == {202}
         ids = [r.json()["payment_id"] for r in responses]
-        finals = await asyncio.gather(*(suite.wait_final(i, timeout=120) for i in ids))
+        finals = await suite.wait_all_final(ids, timeout=120)
         statuses = [view["status"] for view in finals]
         assert statuses.count("captured") == 50
         assert statuses.count("cancelled") == 150
