@@ -7,8 +7,11 @@ with the same idempotency key is safe.
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
+from payment.adapters import metrics
 from payment.domain.model import ChargeApproved, ChargeDeclined, ChargeResult
 from payment.service_layer.ports import GatewayUnavailable
 
@@ -33,6 +36,21 @@ class HttpCardGateway:
 
     async def charge(
         self, *, amount: int, currency: str, token: str, idempotency_key: str, reference: str
+    ) -> ChargeResult:
+        started = time.perf_counter()
+        try:
+            result = await self._charge(amount, currency, token, idempotency_key, reference)
+        except GatewayUnavailable:
+            metrics.GATEWAY_CALLS.labels(result="unavailable").inc()
+            raise
+        finally:
+            metrics.GATEWAY_SECONDS.observe(time.perf_counter() - started)
+        approved = isinstance(result, ChargeApproved)
+        metrics.GATEWAY_CALLS.labels(result="approved" if approved else "declined").inc()
+        return result
+
+    async def _charge(
+        self, amount: int, currency: str, token: str, idempotency_key: str, reference: str
     ) -> ChargeResult:
         try:
             response = await self._client.post(

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from payment.adapters import metrics
 from payment.domain.model import Checkout, NotInReview, Payment, ReviewDecision
 from payment.service_layer import handlers
 from payment.service_layer.handlers import IdempotencyKeyReused, Services, UnknownPayment
@@ -110,9 +111,11 @@ def payments_router(services: Services) -> APIRouter:
                 body.to_checkout(), idempotency_key, services, new_id=lambda: str(uuid.uuid4())
             )
         except IdempotencyKeyReused:
+            metrics.CHECKOUTS.labels(result="conflict").inc()
             raise HTTPException(
                 status.HTTP_409_CONFLICT, "Idempotency-Key was already used with a different request body"
             ) from None
+        metrics.CHECKOUTS.labels(result="accepted").inc()
         response.headers["Location"] = str(request.url_for("read_payment", payment_id=payment.id).path)
         return PaymentAccepted(payment_id=payment.id, status=payment.status.value)
 
