@@ -43,6 +43,14 @@ class SqlPaymentRepository:
         row = (await self._session.execute(query)).mappings().first()
         return None if row is None else self._track(dict(row))
 
+    async def read(self, payment_id: str) -> Payment | None:
+        row = (
+            (await self._session.execute(select(payments).where(payments.c.id == payment_id)))
+            .mappings()
+            .first()
+        )
+        return None if row is None else to_payment(dict(row))
+
     async def by_idempotency_key(self, key: str) -> Payment | None:
         query = select(payments).where(payments.c.idempotency_key == key)
         row = (await self._session.execute(query)).mappings().first()

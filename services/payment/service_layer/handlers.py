@@ -100,7 +100,7 @@ async def _request_payment(
 
 async def get_payment(payment_id: str, services: Services) -> Payment:
     async with services.uow() as uow:
-        payment = await uow.payments.get(payment_id)
+        payment = await uow.payments.read(payment_id)
     if payment is None:
         raise UnknownPayment(payment_id)
     return payment
@@ -163,7 +163,7 @@ async def on_stock_rejected(
 async def charge_claimed(payment_id: str, services: Services) -> Payment:
     """Call the gateway for a payment this worker has claimed, then record the answer."""
     async with services.uow() as uow:
-        payment = _required(await uow.payments.get(payment_id), payment_id)
+        payment = _required(await uow.payments.read(payment_id), payment_id)
     try:
         result = await services.gateway.charge(
             amount=payment.amount,

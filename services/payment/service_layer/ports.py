@@ -37,6 +37,10 @@ class PaymentRepository(Protocol):
         """The payment, locked for this unit of work where the database can lock rows."""
         ...
 
+    async def read(self, payment_id: str) -> Payment | None:
+        """The payment for reading only (no lock); changes to it are not saved."""
+        ...
+
     async def by_idempotency_key(self, key: str) -> Payment | None: ...
 
     async def due_for_charge(self, now: datetime, limit: int) -> Sequence[str]:

@@ -40,6 +40,10 @@ class FakeRepository:
         self.seen[payment_id] = payment
         return payment
 
+    async def read(self, payment_id: str) -> Payment | None:
+        stored = self._store.payments.get(payment_id)
+        return None if stored is None else copy.deepcopy(stored)
+
     async def by_idempotency_key(self, key: str) -> Payment | None:
         for payment in self._store.payments.values():
             if payment.idempotency_key == key:
