@@ -50,3 +50,11 @@ lock: install
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# -- checkout saga (payment helper): end-to-end tests and the gateway sandbox on its own -----------------------
+.PHONY: e2e gateway-sandbox
+e2e: install infra
+	$(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+gateway-sandbox: install
+	$(BIN)/python -m gateway_sandbox
