@@ -21,7 +21,9 @@ from shared.testing.waiting import wait_for
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize("victim", ["pool process", "whole worker"])
 async def test_exactly_one_email_when_the_worker_is_killed_mid_send(
+    victim: str,
     start_worker: Callable[..., Any],
     decide_and_dispatch: Callable[..., Any],
     database: AsyncEngine,
@@ -45,21 +47,29 @@ async def test_exactly_one_email_when_the_worker_is_killed_mid_send(
     [nid] = await decide_and_dispatch(event, envelope_for(event))
 
     await asyncio.wait_for(sink.handler.data_started.wait(), timeout=30)
-    [child] = worker.children()
-    os.kill(child, signal.SIGKILL)  # the pool process dies in the middle of the SMTP transaction
+    if victim == "pool process":
+        # The child dies mid-SMTP; the parent sees WorkerLostError and rejects the message back to the queue.
+        [child] = worker.children()
+        os.kill(child, signal.SIGKILL)
+    else:
+        # The whole worker (parent and child, like a killed container): the broker requeues on connection loss.
+        os.killpg(worker.process.pid, signal.SIGKILL)
     await asyncio.wait_for(abandoned.wait(), timeout=10)
     release.set()
+    if victim == "whole worker":
+        await start_worker()
 
     async def sent() -> bool:
         return (await load(database, nid)).status is Status.SENT
 
-    await wait_for(sent, timeout=60, interval=0.2, message="redelivered task sent the email")
+    await wait_for(sent, timeout=90, interval=0.2, message="redelivered task sent the email")
     notification = await load(database, nid)
     assert notification.attempts == 2  # the killed attempt and the redelivered one
     messages = await sink_messages(sink)
     assert [m["rcpt_to"] for m in messages] == [["kill@example.com"]]
     assert messages[0]["message_id"] == f"<{nid}@notification.warren.local>"
-    assert "WorkerLostError" in worker.log()
+    if victim == "pool process":
+        assert "WorkerLostError" in worker.log()
 
 
 async def test_delivery_retries_then_succeeds_when_the_mail_server_is_down_for_a_while(
