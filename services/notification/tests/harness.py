@@ -29,12 +29,14 @@ async def sink_messages(sink: MailSink) -> list[dict[str, Any]]:
 
 
 class Worker:
-    """A ``celery worker`` subprocess (prefork, one child) of its own process group."""
+    """A ``celery worker`` (prefork, one child) or ``celery beat`` subprocess, in its own process group."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, command: list[str] | None = None) -> None:
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [
+            [sys.executable, "-m", "celery", "-A", "notification.entrypoints.celery_app", *command]
+            if command
+            else [
                 sys.executable,
                 "-m",
                 "celery",
