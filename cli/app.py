@@ -1,0 +1,291 @@
+"""The ``warren`` command: ``setup``, ``urls``, ``definitions``, ``dlq ...``, ``outbox ...``, ``topology ...``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import aio_pika
+import aiormq
+import typer
+from rich.console import Console
+from rich.table import Table
+from warrenctl import broker_setup, deadletters
+from warrenctl.access import VHOST, all_accounts
+from warrenctl.broker_admin import BrokerAdmin, BrokerRefused, BrokerUnreachable
+from warrenctl.durations import humanize, parse_duration
+from warrenctl.runenv import SERVICE_PORTS, run_environment, write_env_file
+from warrenctl.settings import CliSettings
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Operate Warren: broker set-up, dead letters, outbox, topology.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead-letter queues: list, show, replay, purge.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+console = Console()
+err = Console(stderr=True)
+
+START_RABBITMQ = (
+    "RabbitMQ is not reachable. Start one, then run this again:\n"
+    "  on this machine:   rabbitmq-server -detached && rabbitmq-plugins enable rabbitmq_management\n"
+    "  or in Docker:      docker compose up -d rabbitmq\n"
+    "(`scripts/ensure-infra rabbitmq` does the first for you when rabbitmq-server is installed.)"
+)
+
+
+def _settings() -> CliSettings:
+    return CliSettings()
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _run(work: Callable[[aio_pika.abc.AbstractConnection], Awaitable[T]]) -> T:
+    """Open the operator's AMQP connection, run ``work`` with it, close it; readable errors, no tracebacks."""
+    settings = _settings()
+
+    async def main() -> T:
+        try:
+            connection = await aio_pika.connect(settings.amqp_url, timeout=10)
+        except (ConnectionError, OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
+            raise _fail(f"{START_RABBITMQ}\n({type(exc).__name__}: {exc})") from exc
+        try:
+            return await work(connection)
+        finally:
+            await connection.close()
+
+    try:
+        return asyncio.run(main())
+    except aio_pika.exceptions.ChannelNotFoundEntity as exc:
+        raise _fail(f"no such queue: {exc}") from exc
+    except aiormq.exceptions.ChannelAccessRefused as exc:
+        raise _fail(f"the broker refused: {exc}") from exc
+
+
+def _admin() -> BrokerAdmin:
+    s = _settings()
+    return BrokerAdmin(s.management_url, s.management_user, s.management_password)
+
+
+@app.command()
+def setup(
+    admin_url: Annotated[str, typer.Option(envvar="RABBITMQ_ADMIN_URL")] = "http://127.0.0.1:15672",
+    admin_user: Annotated[str, typer.Option(envvar="RABBITMQ_ADMIN_USER")] = "guest",
+    admin_password: Annotated[str, typer.Option(envvar="RABBITMQ_ADMIN_PASSWORD")] = "guest",
+    amqp_host: Annotated[str, typer.Option(envvar="RABBITMQ_AMQP_HOST")] = "127.0.0.1:5672",
+    vhost: str = VHOST,
+    secrets_dir: Path = Path("var/secrets"),
+    data_dir: Path = Path("var/data"),
+) -> None:
+    """Create the vhost, one user per service (passwords generated into var/secrets), permissions, policies
+    and exchanges; write the environment file every process of `make run` starts with."""
+    passwords = broker_setup.load_or_create_passwords(
+        secrets_dir / "rabbitmq.json", [a.user for a in all_accounts()]
+    )
+    try:
+        with BrokerAdmin(admin_url, admin_user, admin_password) as admin:
+            admin.overview()
+            accounts = broker_setup.apply(admin, passwords, vhost=vhost)
+    except BrokerUnreachable as exc:
+        raise _fail(f"{START_RABBITMQ}\n({exc})") from exc
+    except BrokerRefused as exc:
+        raise _fail(f"{exc}\nSet RABBITMQ_ADMIN_USER / RABBITMQ_ADMIN_PASSWORD to an administrator.") from exc
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = run_environment(
+        passwords, data_dir=data_dir, amqp_host=amqp_host, management_url=admin_url, vhost=vhost
+    )
+    write_env_file(secrets_dir / "run.env", env)
+    console.print(
+        f"broker ready: vhost [bold]{vhost}[/], users {', '.join(a.user for a in accounts)}; "
+        f"credentials in {secrets_dir}/ (not in git)"
+    )
+
+
+@app.command()
+def urls() -> None:
+    """Print where everything of a running `make run` is."""
+    s = _settings()
+    table = Table(title="Warren is running", show_header=True)
+    table.add_column("what")
+    table.add_column("where")
+    table.add_row("payment API", f"http://127.0.0.1:{SERVICE_PORTS['payment']}/payments")
+    table.add_row("payment API docs", f"http://127.0.0.1:{SERVICE_PORTS['payment']}/docs")
+    table.add_row("inventory API docs", f"http://127.0.0.1:{SERVICE_PORTS['inventory']}/docs")
+    for service, port in SERVICE_PORTS.items():
+        table.add_row(f"{service} metrics", f"http://127.0.0.1:{port}/metrics")
+    table.add_row(
+        "RabbitMQ management UI", f"{s.management_url}/#/queues/{s.vhost}  (user {s.management_user})"
+    )
+    table.add_row("mail sink (emails sent)", "http://127.0.0.1:8025/messages")
+    table.add_row("gateway sandbox", "http://127.0.0.1:8090")
+    table.add_row("operator CLI", "warren dlq list | warren outbox status | warren topology drift")
+    console.print(table)
+    console.print(f"management UI password: see {Path('var/secrets/run.env')} (WARREN_MANAGEMENT_PASSWORD)")
+
+
+@app.command()
+def definitions(
+    from_env: Annotated[
+        bool, typer.Option("--from-env", help="fill password hashes from RABBITMQ_<USER>_PASSWORD")
+    ] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Render the broker model as a RabbitMQ definitions file (placeholders, or hashes from the environment)."""
+    try:
+        document = broker_setup.definitions_from_environment() if from_env else broker_setup.definitions()
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from exc
+    text = json.dumps(document, indent=2) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+
+
+# ---- dead letters ---------------------------------------------------------------------------------------
+
+
+def _selection(
+    message_ids: list[str] | None,
+    type_pattern: str | None,
+    reason: str | None,
+    older: str | None,
+    newer: str | None,
+) -> deadletters.Selection:
+    try:
+        return deadletters.Selection(
+            message_ids=frozenset(message_ids or ()),
+            type_pattern=type_pattern,
+            reason=reason,
+            older_than=parse_duration(older) if older else None,
+            newer_than=parse_duration(newer) if newer else None,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _dead_letter_queues(queue: str | None) -> list[dict[str, Any]]:
+    s = _settings()
+    try:
+        with _admin() as admin:
+            queues = admin.queues(s.vhost)
+    except (BrokerUnreachable, BrokerRefused) as exc:
+        raise _fail(f"{START_RABBITMQ}\n({exc})" if isinstance(exc, BrokerUnreachable) else str(exc)) from exc
+    found = [q for q in queues if q["name"].endswith(deadletters.DLQ_SUFFIX)]
+    if queue is not None:
+        found = [q for q in found if q["name"] == queue]
+        if not found:
+            raise _fail(f"no dead-letter queue {queue!r} in vhost {s.vhost!r}")
+    return sorted(found, key=lambda q: str(q["name"]))
+
+
+def _letters_table(title: str, letters: list[deadletters.DeadLetter]) -> Table:
+    now = datetime.now(UTC)
+    table = Table(title=title)
+    for column in ("message id", "type", "reason", "failure", "attempts", "age", "back to"):
+        table.add_column(column)
+    for letter in letters:
+        age = letter.age(now)
+        table.add_row(
+            letter.message_id or "-",
+            letter.type or "-",
+            letter.reason,
+            letter.failure or "-",
+            "-" if letter.attempts is None else str(letter.attempts),
+            "-" if age is None else humanize(age),
+            letter.original_queue,
+        )
+    return table
+
+
+@dlq_app.command("list")
+def dlq_list(
+    queue: Annotated[str | None, typer.Argument(help="one dead-letter queue; default every one")] = None,
+    limit: Annotated[int, typer.Option(help="messages shown per queue")] = 20,
+) -> None:
+    """Every dead-letter queue with its depth, then its messages: reason, attempts, age."""
+    queues = _dead_letter_queues(queue)
+    summary = Table(title=f"dead-letter queues in {_settings().vhost}")
+    summary.add_column("queue")
+    summary.add_column("messages", justify="right")
+    for q in queues:
+        summary.add_row(q["name"], str(q.get("messages", 0)))
+    console.print(summary)
+
+    async def work(connection: aio_pika.abc.AbstractConnection) -> None:
+        for q in queues:
+            letters = await deadletters.read(connection, q["name"], limit=limit)
+            if letters:
+                console.print(_letters_table(q["name"], letters))
+
+    _run(work)
+
+
+@dlq_app.command("show")
+def dlq_show(queue: str, message_id: str) -> None:
+    """One dead letter in full: properties, headers and body."""
+
+    async def work(connection: aio_pika.abc.AbstractConnection) -> deadletters.DeadLetter | None:
+        for letter in await deadletters.read(connection, queue, limit=None):
+            if letter.message_id == message_id:
+                return letter
+        return None
+
+    letter = _run(work)
+    if letter is None:
+        raise _fail(f"no message {message_id} in {queue}")
+    console.print(_letters_table(queue, [letter]))
+    console.print_json(data={"properties": letter.properties, "headers": letter.headers}, default=str)
+    try:
+        console.print_json(letter.body.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        console.print(repr(letter.body))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    queue: str,
+    message_id: Annotated[list[str] | None, typer.Option("--id", help="a message id (repeatable)")] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="every message of the queue")] = False,
+    type_pattern: Annotated[str | None, typer.Option("--type", help="message type glob")] = None,
+    reason: Annotated[str | None, typer.Option(help="reason contains this text")] = None,
+    older_than: Annotated[str | None, typer.Option(help="dead-lettered longer ago than e.g. 10m")] = None,
+    newer_than: Annotated[str | None, typer.Option(help="dead-lettered within e.g. 1h")] = None,
+) -> None:
+    """Publish dead letters back to the queue they failed in, keeping their message ids."""
+    selection = _selection(message_id, type_pattern, reason, older_than, newer_than)
+    if selection == deadletters.Selection() and not replay_all:
+        raise _fail("say which messages: --id, --type, --reason, --older-than, --newer-than, or --all")
+
+    def progress(letter: deadletters.DeadLetter) -> None:
+        console.print(f"replayed {letter.message_id} ({letter.type}) -> {letter.original_queue}")
+
+    replayed = _run(lambda connection: deadletters.replay(connection, queue, selection, on_replayed=progress))
+    console.print(f"[bold]{len(replayed)}[/] message(s) replayed from {queue}")
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    queue: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+) -> None:
+    """Delete every message of a dead-letter queue (asks first)."""
+    if not queue.endswith(deadletters.DLQ_SUFFIX):
+        raise _fail(f"{queue} is not a dead-letter queue (name must end with {deadletters.DLQ_SUFFIX})")
+    depth = _dead_letter_queues(queue)[0].get("messages", 0)
+    if not yes and not typer.confirm(f"Delete all {depth} message(s) of {queue}? This cannot be undone"):
+        raise typer.Exit(1)
+    count = _run(lambda connection: deadletters.purge(connection, queue))
+    console.print(f"purged {count} message(s) from {queue}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
