@@ -14,6 +14,7 @@ import aiormq
 import typer
 from rich.console import Console
 from rich.table import Table
+
 from warrenctl import broker_setup, deadletters
 from warrenctl.access import VHOST, all_accounts
 from warrenctl.broker_admin import BrokerAdmin, BrokerRefused, BrokerUnreachable
@@ -27,7 +28,7 @@ app = typer.Typer(help="Operate Warren: broker set-up, dead letters, outbox, top
 dlq_app = typer.Typer(help="Dead-letter queues: list, show, replay, purge.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 START_RABBITMQ = (
     "RabbitMQ is not reachable. Start one, then run this again:\n"

@@ -18,11 +18,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from shared.messaging.topology import dead_letter_exchange, events_exchange, retry_exchange
 from warrenctl.access import SERVICES, VHOST, ServiceAccess, all_accounts
 from warrenctl.broker_admin import BrokerAdmin
 from warrenctl.policies import POLICIES
-
-from shared.messaging.topology import dead_letter_exchange, events_exchange, retry_exchange
 
 ADMIN_USER = "admin"
 HASHING_ALGORITHM = "rabbit_password_hashing_sha256"

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
+
+from shared.testing.fixtures import AMQP_BASE, MANAGEMENT_URL
 from warrenctl import broker_setup
 from warrenctl.access import ServiceAccess, all_accounts
 from warrenctl.broker_admin import BrokerAdmin
 from warrenctl.runenv import amqp_url
-
-from shared.testing.fixtures import AMQP_BASE, MANAGEMENT_URL
 
 
 @dataclass(frozen=True)
