@@ -56,8 +56,9 @@ run:
 demo: install
 	$(BIN)/warren demo
 
-# The same suite in containers (needs a Docker engine and a .env with the RABBITMQ_*_PASSWORD values).
-up:
+# The same suite in containers (needs a Docker engine); .env with random passwords is created on first use.
+up: install
+	test -f .env || $(BIN)/warren compose-env
 	docker compose up -d --build --wait
 
 down:

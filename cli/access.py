@@ -27,9 +27,21 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "notification": ("payment", "inventory", "fraud"),
 }
 
-# Name prefixes a service owns beyond its own ``<svc>.``: the notification service's Celery queues and the
-# exchanges Celery declares for them are named ``notifications.<channel>``.
+# Name prefixes a service owns beyond its own ``<svc>.``: the notification service's Celery delivery queues
+# are ``notifications.<channel>``.
 EXTRA_NAMESPACES: dict[str, tuple[str, ...]] = {"notification": ("notifications",)}
+
+# Celery's own broker plumbing, used only by the notification worker and beat: native delayed delivery for
+# retries with a countdown (``celery_delayed_*``), remote control (``*.celery.pidbox``) and events (``celeryev``).
+CELERY_RESOURCES: tuple[str, ...] = (
+    r"celery_delayed_.*",
+    r"celery\.pidbox",
+    r"reply\.celery\.pidbox",
+    r"[^.]*@.*\.celery\.pidbox",  # <worker>@<host>.celery.pidbox
+    r"[0-9a-f-]+\.reply\.celery\.pidbox",  # replies to `celery inspect` (the worker's health check)
+    r"celeryev(\..*)?",
+)
+EXTRA_RESOURCES: dict[str, tuple[str, ...]] = {"notification": CELERY_RESOURCES}
 
 SERVICES: tuple[str, ...] = tuple(SUBSCRIPTIONS)
 OPERATOR = "operator"
@@ -63,7 +75,7 @@ def _alternatives(names: list[str]) -> str:
 def service_access(service: str, user_prefix: str = "") -> ServiceAccess:
     """The least-privilege account of ``service`` (user ``<prefix><service>``)."""
     namespaces = (service, *EXTRA_NAMESPACES.get(service, ()))
-    own = [re.escape(ns) + r"\..*" for ns in namespaces]
+    own = [re.escape(ns) + r"\..*" for ns in namespaces] + list(EXTRA_RESOURCES.get(service, ()))
     subscribed = [re.escape(events_exchange(source)) for source in SUBSCRIPTIONS.get(service, ())]
     permissions = Permissions(
         configure=_alternatives(own),

@@ -150,6 +150,21 @@ def definitions(
         output.write_text(text)
 
 
+@app.command("compose-env")
+def compose_env(
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path(".env"),
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
+) -> None:
+    """Write the .env docker compose reads: fresh random passwords for every broker user and PostgreSQL."""
+    if output.exists() and not force:
+        raise _fail(f"{output} exists; keep it (its passwords are in use) or pass --force")
+    users = [broker_setup.ADMIN_USER] + [a.user for a in all_accounts()]
+    env = {broker_setup.password_env_name(user): broker_setup.generate_password() for user in users}
+    env["POSTGRES_PASSWORD"] = broker_setup.generate_password()
+    write_env_file(output, env)
+    console.print(f"wrote {output} (mode 0600; never commit it)")
+
+
 # ---- dead letters ---------------------------------------------------------------------------------------
 
 
