@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from warrenctl import broker_setup, deadletters
-from warrenctl.access import VHOST, all_accounts
+from warrenctl import broker_setup, deadletters, drift
+from warrenctl.access import SERVICES, VHOST, all_accounts
 from warrenctl.broker_admin import BrokerAdmin, BrokerRefused, BrokerUnreachable
 from warrenctl.durations import humanize, parse_duration
 from warrenctl.runenv import SERVICE_PORTS, run_environment, write_env_file
@@ -27,6 +27,8 @@ T = TypeVar("T")
 app = typer.Typer(help="Operate Warren: broker set-up, dead letters, outbox, topology.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, show, replay, purge.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
+topology_app = typer.Typer(help="Declared topology against the broker.", no_args_is_help=True)
+app.add_typer(topology_app, name="topology")
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
@@ -300,6 +302,41 @@ def dlq_purge(
         raise typer.Exit(1)
     count = _run(lambda connection: deadletters.purge(connection, queue))
     console.print(f"purged {count} message(s) from {queue}")
+
+
+# ---- topology --------------------------------------------------------------------------------------------
+
+
+@topology_app.command("drift")
+def topology_drift(
+    service: Annotated[list[str] | None, typer.Option(help="only this service (repeatable)")] = None,
+) -> None:
+    """Compare each service's declared topology with the broker; exit 1 when they differ."""
+    topologies = drift.load_topologies(service or SERVICES)
+    if not topologies:
+        raise _fail("no service topology is installed (python -m <service> must be importable)")
+    expected = drift.expected_from_topologies(topologies)
+    s = _settings()
+    try:
+        with _admin() as admin:
+            drifts = drift.compare(
+                expected, admin.exchanges(s.vhost), admin.queues(s.vhost), admin.bindings(s.vhost)
+            )
+    except BrokerUnreachable as exc:
+        raise _fail(f"{START_RABBITMQ}\n({exc})") from exc
+    except BrokerRefused as exc:
+        raise _fail(str(exc)) from exc
+    checked = ", ".join(sorted(topologies))
+    if not drifts:
+        console.print(f"[green]no drift[/]: {checked} match the broker (vhost {s.vhost})")
+        return
+    table = Table(title=f"topology drift in {s.vhost} ({checked})")
+    for column in ("drift", "entity", "name", "detail"):
+        table.add_column(column)
+    for item in drifts:
+        table.add_row(item.kind, item.entity, item.name, item.detail)
+    console.print(table)
+    raise typer.Exit(1)
 
 
 def main() -> None:
