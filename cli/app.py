@@ -5,28 +5,31 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import aio_pika
 import aiormq
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from warrenctl import broker_setup, deadletters, drift
+from warrenctl import broker_setup, deadletters, demo, drift, outbox
 from warrenctl.access import SERVICES, VHOST, all_accounts
 from warrenctl.broker_admin import BrokerAdmin, BrokerRefused, BrokerUnreachable
 from warrenctl.durations import humanize, parse_duration
 from warrenctl.runenv import SERVICE_PORTS, run_environment, write_env_file
-from warrenctl.settings import CliSettings
+from warrenctl.settings import RUN_ENV_FILE, CliSettings
 
 T = TypeVar("T")
 
 app = typer.Typer(help="Operate Warren: broker set-up, dead letters, outbox, topology.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, show, replay, purge.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
+outbox_app = typer.Typer(help="Transactional outboxes: pending, failed, retry.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 topology_app = typer.Typer(help="Declared topology against the broker.", no_args_is_help=True)
 app.add_typer(topology_app, name="topology")
 console = Console()
@@ -302,6 +305,141 @@ def dlq_purge(
         raise typer.Exit(1)
     count = _run(lambda connection: deadletters.purge(connection, queue))
     console.print(f"purged {count} message(s) from {queue}")
+
+
+# ---- demo ------------------------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def run_demo(
+    payment_url: Annotated[str, typer.Option(envvar="DEMO_PAYMENT_URL")] = demo.Endpoints.payment,
+    inventory_url: Annotated[str, typer.Option(envvar="DEMO_INVENTORY_URL")] = demo.Endpoints.inventory,
+    mailsink_url: Annotated[str, typer.Option(envvar="DEMO_MAILSINK_URL")] = demo.Endpoints.mailsink,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for each payment's outcome")] = 90.0,
+) -> None:
+    """Seed stock, drive checkouts through every outcome against a running `make run`, show the results."""
+    endpoints = demo.Endpoints(payment_url, inventory_url, mailsink_url)
+
+    async def main() -> tuple[list[demo.Scenario], list[dict[str, Any]]]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            driver = demo.Demo(client, endpoints, lambda line: console.log(line), timeout=timeout)
+            down = await driver.check_reachable()
+            if down:
+                raise _fail(f"not answering: {', '.join(down)}. Start the suite first: make run")
+            items = await driver.run()
+            return items, await driver.emails(items)
+
+    items, emails = asyncio.run(main())
+    outcomes = Table(title="checkouts")
+    for column in ("scenario", "payment", "expected", "final status", "reason", "ok"):
+        outcomes.add_column(column)
+    for item in items:
+        ok = "[green]yes[/]" if item.status == item.expected else "[red]no[/]"
+        outcomes.add_row(
+            item.name, item.payment_id or "-", item.expected, item.status, item.reason or "-", ok
+        )
+    console.print(outcomes)
+    sent = Table(title=f"emails received by the mail sink ({endpoints.mailsink}/messages)")
+    sent.add_column("to")
+    sent.add_column("subject")
+    for message in emails:
+        sent.add_row(", ".join(message.get("rcpt_to", [])), str(message.get("subject")))
+    console.print(sent)
+    if any(item.status != item.expected for item in items):
+        raise typer.Exit(1)
+
+
+# ---- outbox ----------------------------------------------------------------------------------------------
+
+
+def _database_urls(service: list[str] | None) -> dict[str, str]:
+    urls = outbox.database_urls(service or SERVICES, RUN_ENV_FILE)
+    if not urls:
+        raise _fail(
+            f"no <SERVICE>_DATABASE_URL set and no {RUN_ENV_FILE}; run `make run` once or export them"
+        )
+    return urls
+
+
+def _per_service(urls: dict[str, str], work: Callable[[Any], Awaitable[T]]) -> dict[str, T | Exception]:
+    async def main() -> dict[str, T | Exception]:
+        results: dict[str, T | Exception] = {}
+        for name, url in urls.items():
+            try:
+                results[name] = await outbox.with_engine(url, work)
+            except Exception as exc:  # one unreachable database must not hide the others
+                results[name] = exc
+        return results
+
+    return asyncio.run(main())
+
+
+@outbox_app.command("status")
+def outbox_status(service: Annotated[list[str] | None, typer.Option(help="repeatable")] = None) -> None:
+    """Pending rows and the age of the oldest, failed and sent counts, per service."""
+    admin = outbox.admin()
+    results = _per_service(_database_urls(service), admin.outbox_stats)
+    table = Table(title="outboxes")
+    for column in ("service", "pending", "oldest pending", "failed", "sent"):
+        table.add_column(column, justify="left" if column == "service" else "right")
+    for name, stats in results.items():
+        if isinstance(stats, Exception):
+            table.add_row(name, f"[red]{type(stats).__name__}: {stats}"[:120], "", "", "")
+            continue
+        age = humanize(timedelta(seconds=stats.oldest_pending_age_seconds)) if stats.pending else "-"
+        failed = f"[red]{stats.failed}[/]" if stats.failed else "0"
+        table.add_row(name, str(stats.pending), age, failed, str(stats.sent))
+    console.print(table)
+
+
+@outbox_app.command("failed")
+def outbox_failed(
+    service: Annotated[list[str] | None, typer.Option(help="repeatable")] = None,
+    limit: int = 100,
+) -> None:
+    """Rows the relay gave up on, with the error it recorded."""
+    admin = outbox.admin()
+    results = _per_service(_database_urls(service), lambda engine: admin.list_failed(engine, limit=limit))
+    table = Table(title="failed outbox rows")
+    for column in ("service", "row", "message id", "type", "exchange", "attempts", "error", "created"):
+        table.add_column(column)
+    for name, rows in results.items():
+        if isinstance(rows, Exception):
+            table.add_row(name, "-", "-", "-", "-", "-", f"[red]{type(rows).__name__}: {rows}"[:120], "-")
+            continue
+        for row in rows:
+            table.add_row(
+                name,
+                str(row.id),
+                row.message_id,
+                row.message_type,
+                row.exchange,
+                str(row.attempts),
+                row.last_error or "-",
+                row.created_at.isoformat(timespec="seconds"),
+            )
+    console.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    service: str,
+    row_id: Annotated[int | None, typer.Argument(help="the failed row; omit with --all")] = None,
+    retry_all: Annotated[bool, typer.Option("--all", help="every failed row of the service")] = False,
+) -> None:
+    """Put a failed row (or all of a service's) back to pending: the relay publishes it again."""
+    if (row_id is None) == (not retry_all):
+        raise _fail("give a row id or --all (not both)")
+    admin = outbox.admin()
+    urls = _database_urls([service])
+    result = _per_service(urls, lambda engine: admin.retry_failed(engine, row_id))[service]
+    if isinstance(result, Exception):
+        raise _fail(f"{service}: {type(result).__name__}: {result}")
+    if result == 0:
+        raise _fail(
+            f"no failed row {row_id} in {service}'s outbox" if row_id is not None else "no failed rows", 1
+        )
+    console.print(f"{result} row(s) of {service} back to pending")
 
 
 # ---- topology --------------------------------------------------------------------------------------------
