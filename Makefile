@@ -76,3 +76,25 @@ dlq: install
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# ---- Contracts (docs/contracts.md): AsyncAPI, schema snapshots, consumer-driven and routing contracts ----
+.PHONY: contract contract-update
+ASYNCAPI_TOOLS := tools/asyncapi
+CONTRACT_TOOL := PYTHONPATH=tools $(BIN)/python -m contract_tools
+
+# npm ci from the committed lockfile; install scripts off (the parser needs none).
+$(ASYNCAPI_TOOLS)/node_modules/.installed: $(ASYNCAPI_TOOLS)/package-lock.json
+	cd $(ASYNCAPI_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline
+	touch $@
+
+# Everything contract-related, on its own: the checks, the official AsyncAPI parser, the contract tests.
+# STRICT=1 also fails while a service still relies on tools/contract_tools/fallback.py.
+contract: install $(ASYNCAPI_TOOLS)/node_modules/.installed
+	$(CONTRACT_TOOL) check $(if $(STRICT),--strict)
+	node $(ASYNCAPI_TOOLS)/validate.mjs contracts/asyncapi.json
+	$(BIN)/pytest tests/contract -q $(PYTEST_ARGS)
+
+# Regenerate contracts/asyncapi.json and contracts/schemas/ from the code; refuses breaking changes
+# (ACCEPT_BREAKING="payment.captured.v1 ..." overrides, for types never released).
+contract-update: install
+	$(CONTRACT_TOOL) update $(foreach type,$(ACCEPT_BREAKING),--accept-breaking $(type))
