@@ -30,6 +30,7 @@ def create_engine(
     pool_size: int = 10,
     max_overflow: int = 5,
     pool_timeout: float = 30.0,
+    pre_ping: bool = False,
     echo: bool = False,
     **kwargs: Any,
 ) -> AsyncEngine:
@@ -44,8 +45,9 @@ def create_engine(
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
-            # A connection the server dropped (restart, idle timeout) is replaced instead of failing a request.
-            pool_pre_ping=True,
+            # Pre-ping costs a round trip per unit of work; without it a connection the server dropped fails one
+            # transaction (retried as transient) and the pool then replaces every stale connection at once.
+            pool_pre_ping=pre_ping,
             pool_recycle=1800,
             echo=echo,
             **kwargs,
