@@ -63,6 +63,9 @@ class SqlUnitOfWork:
     """``async with uow:`` opens a session; ``await uow.commit()`` writes state + outbox (+ inbox) atomically."""
 
     session: AsyncSession
+    # PostgreSQL: NOTIFY relays in other processes at commit. A service whose only relay runs in its own process
+    # (woken in-process) may set this False to save a round trip per commit.
+    notify_relays: bool = True
 
     def __init__(self, engine: AsyncEngine, *, producer: str, correlation_id: str | None = None) -> None:
         self.engine = engine
@@ -184,7 +187,7 @@ class SqlUnitOfWork:
         await self.flush_state()
         rows = self._outbox_rows()
         if rows:
-            await write_outbox_rows(self.session, rows)
+            await write_outbox_rows(self.session, rows, notify=self.notify_relays)
         await self.session.commit()
         self._pending = []
         if rows:
