@@ -45,8 +45,10 @@ class Bulkhead:
                 raise self._full()
             await self._semaphore.acquire()
         else:
+            # asyncio.timeout, not wait_for: 3.11's wait_for can lose a permit acquired as the timeout fires.
             try:
-                await asyncio.wait_for(self._semaphore.acquire(), self.policy.max_wait)
+                async with asyncio.timeout(self.policy.max_wait):
+                    await self._semaphore.acquire()
             except TimeoutError:
                 raise self._full() from None
         self._in_flight += 1

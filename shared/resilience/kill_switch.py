@@ -110,8 +110,10 @@ class KillSwitch(pybreaker.CircuitBreakerListener):
                     else:
                         wait = min(wait, remaining)
             await self._apply(any(breaker.state is BreakerState.OPEN for breaker in self._breakers))
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel that races a wake-up.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def _apply(self, should_pause: bool) -> None:
         if should_pause == self._paused:

@@ -197,7 +197,8 @@ class FlakyHttpServer:
         )
         if reply.delay > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), reply.delay)
+                async with asyncio.timeout(reply.delay):
+                    await self._closing.wait()
         headers = {"Retry-After": reply.retry_after} if reply.retry_after is not None else {}
         return Response(json.dumps(body), status_code=status, headers=headers, media_type="application/json")
 
