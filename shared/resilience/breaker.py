@@ -11,12 +11,17 @@ half-open breaker. Here admission and outcome recording are split around the ``a
   exclusions, ``fail_max``, ``success_threshold``, storage and listeners behave exactly as in pybreaker.
 
 Cancellation is neither success nor failure: it says nothing about the dependency.
+
+``wait_admissible`` lets a caller that can afford it (a consumer handler, not an HTTP request) wait out an open
+breaker, or a half-open one whose probe is in flight, instead of failing at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,6 +75,25 @@ class _Observer(pybreaker.CircuitBreakerListener):
         log.log(level, "circuit breaker %s: %s -> %s", name, old, new_state.name)
 
 
+class _Signal(pybreaker.CircuitBreakerListener):
+    """Wakes callers waiting in :meth:`CircuitBreaker.wait_admissible` on every state change."""
+
+    def __init__(self, owner: CircuitBreaker) -> None:
+        self._owner = owner
+
+    def state_change(
+        self,
+        cb: pybreaker.CircuitBreaker,
+        old_state: pybreaker.CircuitBreakerState | None,
+        new_state: pybreaker.CircuitBreakerState,
+    ) -> None:
+        self._owner._signal()
+
+
+# Upper bound of one wait for a state change: a Redis-shared breaker can change without a local event.
+_MAX_WAIT_STEP = 1.0
+
+
 class CircuitBreaker:
     """One breaker per dependency. ``await breaker.call(fn, *args)`` runs ``fn`` under the breaker's rules."""
 
@@ -88,13 +112,14 @@ class CircuitBreaker:
             reset_timeout=self.policy.reset_timeout,
             success_threshold=self.policy.success_threshold,
             exclude=list(self.policy.exclude),
-            listeners=[_Observer(), *listeners],
+            listeners=[_Observer(), _Signal(self), *listeners],
             state_storage=storage,
             name=name,
             # The call that trips the breaker re-raises its own (more telling) error.
             throw_new_error_on_trip=False,
         )
         self._probe_in_flight = False
+        self._changed = asyncio.Event()
         metrics.BREAKER_STATE.labels(name).set(metrics.STATE_VALUES[self._breaker.current_state])
 
     @property
@@ -131,6 +156,36 @@ class CircuitBreaker:
             self._breaker.half_open()
         return self._breaker.state.name == pybreaker.STATE_HALF_OPEN
 
+    def admissible(self) -> bool:
+        """Would a call be admitted now (closed, due to half-open, or half-open with no probe in flight)?"""
+        state = self._breaker.state.name
+        if state == pybreaker.STATE_OPEN:
+            return self.seconds_until_half_open() <= 0
+        return not (state == pybreaker.STATE_HALF_OPEN and self._probe_in_flight)
+
+    async def wait_admissible(self, timeout: float) -> float:
+        """Wait up to ``timeout`` seconds until :meth:`admissible`; return the seconds waited.
+
+        Admission is still decided by :meth:`call` (another waiter may take the probe first).
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        while not self.admissible():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            due = self.seconds_until_half_open()
+            step = min(remaining, _MAX_WAIT_STEP, due if due > 0 else remaining)
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(step):
+                    await changed.wait()
+        return time.monotonic() - started
+
+    def _signal(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
     def open(self) -> None:
         """Force the breaker open (operator action, tests)."""
         self._breaker.open()
@@ -155,6 +210,7 @@ class CircuitBreaker:
         finally:
             if probe:
                 self._probe_in_flight = False
+                self._signal()
 
     def _admit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
         """Raise ``CircuitOpenError`` unless the call may go ahead; True when it is the half-open probe."""

@@ -13,6 +13,12 @@ the breaker after ``fail_max`` attempts rather than ``fail_max`` whole retry seq
 retry loop stops at once (``CircuitOpenError`` is not retried) instead of sleeping and hammering. The bulkhead
 sits outside the breaker because "no free slot" is our saturation, not the dependency's failure, and must not
 count against (or, as a half-open probe, close) the breaker.
+
+Fail fast or wait: with ``open_wait`` > 0 an attempt refused by an open breaker (or by a half-open one whose
+probe is in flight) waits up to that long for the breaker to admit calls again, uncharged to the retry budget.
+Consumer handlers use it together with the kill switch, so the few messages in flight when a dependency goes
+down wait the outage out instead of being burnt through the retry tiers; request/response paths keep the
+default 0 and fail fast.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from shared.resilience import metrics
@@ -27,6 +34,7 @@ from shared.resilience.breaker import BreakerPolicy, CircuitBreaker
 from shared.resilience.bulkhead import Bulkhead, BulkheadPolicy
 from shared.resilience.errors import (
     BusinessOutcome,
+    CircuitOpenError,
     DependencyTimeout,
     PermanentDependencyError,
     TransientDependencyError,
@@ -37,6 +45,18 @@ T = TypeVar("T")
 
 # A timeout below this would fail before any network round trip could finish.
 _MIN_ATTEMPT_TIMEOUT = 0.001
+
+
+@dataclass
+class _Budget:
+    """One call's clock: the retry deadline moves back by the time spent waiting out an open breaker."""
+
+    retry_until: float
+    open_until: float
+    waited: float = 0.0
+
+    def deadline(self) -> float:
+        return self.retry_until + self.waited
 
 
 class Dependency:
@@ -53,6 +73,7 @@ class Dependency:
         retry: RetryPolicy | None = None,
         timeout: float = 5.0,
         bulkhead: Bulkhead | BulkheadPolicy | None = None,
+        open_wait: float = 0.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         if timeout <= 0:
@@ -62,6 +83,7 @@ class Dependency:
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.bulkhead = bulkhead if isinstance(bulkhead, Bulkhead) else Bulkhead(name, bulkhead)
+        self.open_wait = open_wait
         self._sleep = sleep
 
     async def call(
@@ -74,21 +96,35 @@ class Dependency:
         """
         if idempotency_key is not None:
             kwargs["idempotency_key"] = idempotency_key
-        deadline = time.monotonic() + self.retry.total_seconds
-        async for attempt in self.retry.retrying(self.name, sleep=self._sleep):
+        started = time.monotonic()
+        budget = _Budget(started + self.retry.total_seconds, started + self.open_wait)
+        retrying = self.retry.retrying(self.name, sleep=self._sleep, excluded=lambda: budget.waited)
+        async for attempt in retrying:
             with attempt:
-                async with self.bulkhead.slot():
-                    return await self.breaker.call(self._attempt, fn, args, kwargs, deadline)
+                return await self._admitted_attempt(fn, args, kwargs, budget)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _admitted_attempt(
+        self, fn: Callable[..., Awaitable[T]], args: tuple[Any, ...], kwargs: dict[str, Any], budget: _Budget
+    ) -> T:
+        while True:
+            budget.waited += await self.breaker.wait_admissible(budget.open_until - time.monotonic())
+            try:
+                async with self.bulkhead.slot():
+                    return await self.breaker.call(self._attempt, fn, args, kwargs, budget.deadline)
+            except CircuitOpenError as refused:
+                # Refused by our breaker at admission (another waiter took the probe): wait again if we may.
+                if refused.dependency != self.name or time.monotonic() >= budget.open_until:
+                    raise
 
     async def _attempt(
         self,
         fn: Callable[..., Awaitable[T]],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        deadline: float,
+        deadline: Callable[[], float],
     ) -> T:
-        timeout = max(_MIN_ATTEMPT_TIMEOUT, min(self.timeout, deadline - time.monotonic()))
+        timeout = max(_MIN_ATTEMPT_TIMEOUT, min(self.timeout, deadline() - time.monotonic()))
         started = time.monotonic()
         outcome = "error"
         try:

@@ -21,6 +21,18 @@ from shared.resilience.errors import DependencyRejected, TransientDependencyErro
 log = logging.getLogger(__name__)
 
 
+class _StopBeforeBudget(tenacity.stop.stop_base):
+    """Stop when the next attempt would start past ``total`` seconds, not counting time ``excluded()``."""
+
+    def __init__(self, total: float, excluded: Callable[[], float]) -> None:
+        self.total = total
+        self.excluded = excluded
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        spent = (retry_state.seconds_since_start or 0.0) - self.excluded()
+        return spent + retry_state.upcoming_sleep >= self.total
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Transient errors are retried; local rejections (breaker open, bulkhead full) and the rest are not."""
     return isinstance(exc, TransientDependencyError) and not isinstance(exc, DependencyRejected)
@@ -56,9 +68,17 @@ class RetryPolicy:
         return self.backoff(state.attempt_number)
 
     def retrying(
-        self, dependency: str, *, sleep: Callable[[float], Awaitable[None]] | None = None
+        self,
+        dependency: str,
+        *,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        excluded: Callable[[], float] = lambda: 0.0,
     ) -> tenacity.AsyncRetrying:
-        """A tenacity ``AsyncRetrying`` for calls to ``dependency`` (``sleep`` is replaceable in unit tests)."""
+        """A tenacity ``AsyncRetrying`` for calls to ``dependency``.
+
+        ``sleep`` is replaceable in unit tests; ``excluded()`` is time not charged to the budget (waiting out
+        an open breaker).
+        """
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             metrics.RETRIES.labels(dependency).inc()
@@ -73,7 +93,7 @@ class RetryPolicy:
 
         extra = {"sleep": sleep} if sleep is not None else {}
         return tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(self.attempts) | tenacity.stop_before_delay(self.total_seconds),
+            stop=tenacity.stop_after_attempt(self.attempts) | _StopBeforeBudget(self.total_seconds, excluded),
             wait=self.wait,
             retry=tenacity.retry_if_exception(is_retryable),
             before_sleep=before_sleep,

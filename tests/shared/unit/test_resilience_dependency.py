@@ -149,3 +149,26 @@ async def test_bulkhead_waits_for_a_slot_when_one_frees_within_the_bound() -> No
 def test_dependency_refuses_a_call_without_timeout_when_configured() -> None:
     with pytest.raises(ValueError):
         Dependency("dep-no-timeout", timeout=0)
+
+
+async def test_call_waits_out_an_open_breaker_uncharged_to_the_retry_budget_when_open_wait_is_set() -> None:
+    provider = Provider()
+    dep = dependency(
+        "dep-open-wait",
+        breaker=BreakerPolicy(fail_max=1, reset_timeout=0.3),
+        retry=RetryPolicy(attempts=1, total_seconds=0.1),
+        open_wait=5.0,
+    )
+    dep.breaker.open()
+    results = await asyncio.gather(*(dep.call(provider.charge, n) for n in range(3)))
+    assert results == ["charged 0", "charged 1", "charged 2"]
+    assert dep.breaker.state is BreakerState.CLOSED
+
+
+async def test_call_fails_fast_on_an_open_breaker_when_open_wait_is_zero() -> None:
+    provider = Provider()
+    dep = dependency("dep-fail-fast", breaker=BreakerPolicy(fail_max=1, reset_timeout=30))
+    dep.breaker.open()
+    with pytest.raises(CircuitOpenError):
+        await dep.call(provider.charge, 1)
+    assert provider.keys == []
