@@ -216,3 +216,22 @@ async def test_declines_never_open_the_breaker_when_the_dependency_answers_402(
     assert len(provider.requests) == 10
     assert not provider.effects
     provider.set_default(OK)
+
+
+async def test_breaker_opens_when_the_dependency_refuses_connections(http: httpx.AsyncClient) -> None:
+    stopped = FlakyHttpServer()
+    await stopped.start()
+    url = stopped.url
+    await stopped.stop()  # its port now refuses connections
+    assert url.rsplit(":", 1)[1] != "0"
+    gw = Gateway(
+        http,
+        url,
+        Dependency(
+            "it-refused", breaker=BreakerPolicy(fail_max=2, reset_timeout=30), retry=RetryPolicy(attempts=1)
+        ),
+    )
+    for n in range(2):
+        with pytest.raises(TransientDependencyError):
+            await gw.charge(f"p-{n}", 100)
+    assert gw.dependency.breaker.state is BreakerState.OPEN
