@@ -150,6 +150,9 @@ class Dependency:
         except PermanentDependencyError:
             outcome = "permanent"
             raise
+        except Exception as exc:
+            outcome = "transient" if self.retry.should_retry(exc) else "error"
+            raise
         finally:
             metrics.CALLS.labels(self.name, outcome).inc()
             metrics.CALL_SECONDS.labels(self.name).observe(time.monotonic() - started)

@@ -46,12 +46,20 @@ class RetryPolicy:
     total_seconds: float = 10.0
     initial_backoff: float = 0.2
     max_backoff: float = 5.0
+    # Adapter-specific error types to treat as transient too (an adapter that predates the typed errors).
+    retry_on: tuple[type[BaseException], ...] = ()
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError("attempts must be at least 1")
         if self.total_seconds <= 0 or self.initial_backoff < 0 or self.max_backoff < self.initial_backoff:
             raise ValueError("need total_seconds > 0 and 0 <= initial_backoff <= max_backoff")
+
+    def should_retry(self, exc: BaseException) -> bool:
+        """Retry transient errors (and ``retry_on`` types), never local rejections."""
+        if isinstance(exc, DependencyRejected):
+            return False
+        return is_retryable(exc) or isinstance(exc, self.retry_on)
 
     def backoff(self, retry_number: int) -> float:
         """Full-jitter backoff before retry ``retry_number`` (1-based): uniform in [0, capped exponential]."""
@@ -95,7 +103,7 @@ class RetryPolicy:
         return tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.attempts) | _StopBeforeBudget(self.total_seconds, excluded),
             wait=self.wait,
-            retry=tenacity.retry_if_exception(is_retryable),
+            retry=tenacity.retry_if_exception(self.should_retry),
             before_sleep=before_sleep,
             reraise=True,
             **extra,  # type: ignore[arg-type]

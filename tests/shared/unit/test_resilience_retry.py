@@ -121,3 +121,17 @@ def test_retry_after_parses_an_http_date_when_given() -> None:
     assert parse_retry_after(header, now=now) == 90.0
     past = format_datetime(now - timedelta(seconds=90), usegmt=True)
     assert parse_retry_after(past, now=now) == 0.0
+
+
+class GatewayUnavailable(Exception):
+    """An adapter's own transient error type, predating the typed errors."""
+
+
+async def test_adapter_error_types_are_retried_when_listed_in_retry_on() -> None:
+    fn, sleeps = Flaky(GatewayUnavailable("503")), Sleeps()
+    assert await run(RetryPolicy(attempts=2, retry_on=(GatewayUnavailable,)), fn, sleeps) == "done"
+    assert fn.calls == 2
+    fn = Flaky(GatewayUnavailable("503"))
+    with pytest.raises(GatewayUnavailable):
+        await run(RetryPolicy(attempts=2), fn, sleeps)
+    assert fn.calls == 1
