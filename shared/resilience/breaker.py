@@ -119,7 +119,9 @@ class CircuitBreaker:
             throw_new_error_on_trip=False,
         )
         self._probe_in_flight = False
-        self._changed = asyncio.Event()
+        # Futures of callers in wait_admissible, resolved on any state change or probe end. Made per wait
+        # (not one Event made here) so a breaker built outside a loop works in whichever loop calls it.
+        self._waiters: set[asyncio.Future[None]] = set()
         metrics.BREAKER_STATE.labels(name).set(metrics.STATE_VALUES[self._breaker.current_state])
 
     @property
@@ -176,15 +178,20 @@ class CircuitBreaker:
                 break
             due = self.seconds_until_half_open()
             step = min(remaining, _MAX_WAIT_STEP, due if due > 0 else remaining)
-            changed = self._changed
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(step):
-                    await changed.wait()
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.add(waiter)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(step):
+                        await waiter
+            finally:
+                self._waiters.discard(waiter)
         return time.monotonic() - started
 
     def _signal(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def open(self) -> None:
         """Force the breaker open (operator action, tests)."""
