@@ -4,6 +4,9 @@ Without it, every message delivered during an outage fails fast with ``CircuitOp
 the retry tiers into the dead-letter queue. With it, the handler's consumer is paused when a breaker opens (the
 messages wait in their queue) and resumed when the breaker half-opens, so the next message is the probe: if it
 succeeds the breaker closes and work flows; if it fails the breaker re-opens and the handler is paused again.
+While messages of the handler are still in flight (waiting out the breaker with ``Dependency(open_wait=...)``),
+one of them sends the probe, so the switch keeps the handler paused through half-open until the breaker closes
+or they are gone.
 
 An open pybreaker only moves to half-open when someone calls it, and nobody calls a paused handler's
 dependency, so the switch's watch loop moves due breakers to half-open itself. The same loop re-reads state
@@ -33,6 +36,8 @@ class PausableConsumer(Protocol):
 
     async def resume(self, handler: str) -> None: ...
 
+    def in_flight(self, handler: str | None = None) -> int: ...
+
 
 class KillSwitch(pybreaker.CircuitBreakerListener):
     """Pause ``handler`` while any of ``breakers`` is open; resume when none is. A lifecycle component."""
@@ -44,6 +49,7 @@ class KillSwitch(pybreaker.CircuitBreakerListener):
         *,
         pause: Callable[[str], Awaitable[None]],
         resume: Callable[[str], Awaitable[None]],
+        in_flight: Callable[[], int] = lambda: 0,
         poll_interval: float = 1.0,
     ) -> None:
         self.name = f"kill switch of {handler}"
@@ -53,6 +59,7 @@ class KillSwitch(pybreaker.CircuitBreakerListener):
             raise ValueError("a kill switch needs at least one breaker to watch")
         self._pause = pause
         self._resume = resume
+        self._in_flight = in_flight
         self._poll_interval = poll_interval
         self._paused = False
         self._wake = asyncio.Event()
@@ -63,7 +70,14 @@ class KillSwitch(pybreaker.CircuitBreakerListener):
         cls, consumer: PausableConsumer, handler: str, breakers: Iterable[CircuitBreaker], **options: float
     ) -> KillSwitch:
         """A kill switch pausing and resuming ``handler`` on ``consumer``."""
-        return cls(handler, breakers, pause=consumer.pause, resume=consumer.resume, **options)
+        return cls(
+            handler,
+            breakers,
+            pause=consumer.pause,
+            resume=consumer.resume,
+            in_flight=lambda: consumer.in_flight(handler),
+            **options,
+        )
 
     @property
     def paused(self) -> bool:
@@ -109,11 +123,19 @@ class KillSwitch(pybreaker.CircuitBreakerListener):
                         breaker.try_half_open()
                     else:
                         wait = min(wait, remaining)
-            await self._apply(any(breaker.state is BreakerState.OPEN for breaker in self._breakers))
+            await self._apply(self._should_pause())
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel that races a wake-up.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
+
+    def _should_pause(self) -> bool:
+        states = {breaker.state for breaker in self._breakers}
+        if BreakerState.OPEN in states:
+            return True
+        # Half-open: messages still in flight (waiting out the breaker with open_wait) will send the probe;
+        # resuming now would only hand the consumer more messages to hold while the probe is undecided.
+        return BreakerState.HALF_OPEN in states and self._paused and self._in_flight() > 0
 
     async def _apply(self, should_pause: bool) -> None:
         if should_pause == self._paused:

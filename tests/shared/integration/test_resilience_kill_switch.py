@@ -7,6 +7,7 @@ order is charged exactly once (effects counted per idempotency key at the provid
 dead-lettered.
 """
 
+import math
 import os
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from shared.contracts.base import Event
 from shared.messaging.connection import confirm_channel, connect
@@ -37,6 +39,19 @@ pytestmark = pytest.mark.integration
 OUTAGE_SECONDS = float(os.environ.get("WARREN_TEST_OUTAGE_SECONDS", "30"))
 ORDERS = 20
 RESET_TIMEOUT = 3.0
+OPEN_WAIT = 20.0
+PREFETCH = 4
+
+
+def retried_so_far() -> float:
+    """Messages of the handler moved to a retry tier (any tier), from the consumer runtime's metrics."""
+    return sum(
+        REGISTRY.get_sample_value(
+            "warren_messages_retried_total", {"service": "billing", "handler": "on_order", "tier": str(tier)}
+        )
+        or 0.0
+        for tier in (1, 2, 3)
+    )
 
 
 class OrderPlaced(Event):
@@ -53,7 +68,7 @@ def topology() -> Topology:
         "on_order",
         [("kstore.events", "kstore.order_placed")],
         retry_delays=(1.0, 2.0, 4.0),
-        prefetch=4,
+        prefetch=PREFETCH,
     )
     return Topology("billing", publishes=False, queues=(queue,))
 
@@ -89,7 +104,7 @@ async def test_no_order_is_lost_or_dead_lettered_and_each_is_charged_once_when_t
         breaker=BreakerPolicy(fail_max=3, reset_timeout=RESET_TIMEOUT),
         retry=RetryPolicy(attempts=3, total_seconds=3, initial_backoff=0.05, max_backoff=0.3),
         timeout=1.0,
-        open_wait=2 * RESET_TIMEOUT,
+        open_wait=OPEN_WAIT,
     )
 
     async with httpx.AsyncClient() as http:
@@ -123,8 +138,14 @@ async def test_no_order_is_lost_or_dead_lettered_and_each_is_charged_once_when_t
                 await consumer.resume(handler)
 
             kill_switch = KillSwitch(
-                "on_order", [gateway.breaker], pause=pause, resume=resume, poll_interval=0.2
+                "on_order",
+                [gateway.breaker],
+                pause=pause,
+                resume=resume,
+                in_flight=lambda: consumer.in_flight("on_order"),
+                poll_interval=0.2,
             )
+            retried_before = retried_so_far()
             await consumer.start()
             await kill_switch.start()
             try:
@@ -161,3 +182,6 @@ async def test_no_order_is_lost_or_dead_lettered_and_each_is_charged_once_when_t
     assert len(during_outage) <= 3 * 3 + 2 * (OUTAGE_SECONDS / RESET_TIMEOUT + 1)
     assert [event for event, _ in switch_log[:2]] == ["pause", "resume"]
     assert not kill_switch.paused
+    # Only messages in flight when their open_wait ran out lost a retry tier (without the kill switch and
+    # open_wait, each half-open burnt a prefetch-full of messages: several times this).
+    assert retried_so_far() - retried_before <= PREFETCH * math.ceil(OUTAGE_SECONDS / OPEN_WAIT)

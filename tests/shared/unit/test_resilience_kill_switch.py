@@ -20,6 +20,7 @@ class FakeConsumer:
         self.events: list[tuple[str, str]] = []
         self.paused: set[str] = set()
         self.fail_pauses = fail_pauses
+        self.busy = 0
 
     async def pause(self, handler: str) -> None:
         if self.fail_pauses:
@@ -31,6 +32,9 @@ class FakeConsumer:
     async def resume(self, handler: str) -> None:
         self.events.append(("resume", handler))
         self.paused.discard(handler)
+
+    def in_flight(self, handler: str | None = None) -> int:
+        return self.busy
 
 
 async def failing() -> None:
@@ -146,3 +150,32 @@ async def test_handler_stays_paused_while_any_of_its_breakers_is_open(breaker: C
 def test_kill_switch_refuses_to_watch_nothing_when_built() -> None:
     with pytest.raises(ValueError):
         KillSwitch.for_consumer(FakeConsumer(), "on_payment", [])
+
+
+async def test_handler_stays_paused_through_half_open_when_its_messages_are_still_in_flight(
+    breaker: CircuitBreaker, switch: tuple[KillSwitch, FakeConsumer]
+) -> None:
+    _, consumer = switch
+    consumer.busy = 2  # two messages waiting out the breaker: one of them will probe
+    await trip(breaker)
+    await wait_for(lambda: breaker.state is BreakerState.HALF_OPEN, timeout=2)
+    with pytest.raises(TransientDependencyError):
+        await breaker.call(failing)  # the in-flight probe fails: no resume/pause flap around it
+    assert breaker.state is BreakerState.OPEN
+    await wait_for(lambda: breaker.state is BreakerState.HALF_OPEN, timeout=2)
+    await breaker.call(succeeding)  # the next in-flight probe succeeds
+    await wait_for(lambda: not consumer.paused, timeout=2)
+    assert [e for e, _ in consumer.events] == ["pause", "resume"]
+
+
+async def test_handler_resumes_on_half_open_when_nothing_is_left_in_flight(
+    breaker: CircuitBreaker, switch: tuple[KillSwitch, FakeConsumer]
+) -> None:
+    _, consumer = switch
+    consumer.busy = 1
+    await trip(breaker)
+    await wait_for(lambda: breaker.state is BreakerState.HALF_OPEN, timeout=2)
+    assert consumer.paused == {"on_payment"}
+    consumer.busy = 0  # the waiting message gave up: someone must bring the probe
+    await wait_for(lambda: not consumer.paused, timeout=2)
+    assert breaker.state is BreakerState.HALF_OPEN
