@@ -180,3 +180,18 @@ async def test_state_changes_are_logged_and_exported_when_the_breaker_moves(
     messages = [r.getMessage() for r in caplog.records]
     assert f"circuit breaker {name}: closed -> open" in messages
     assert f"circuit breaker {name}: half-open -> closed" in messages
+
+
+def test_breaker_built_outside_a_loop_waits_in_any_loop_when_reused_across_loops() -> None:
+    cb = breaker("unit-loops", fail_max=1, reset_timeout=0.1)
+
+    async def trip_then_wait() -> float:
+        with pytest.raises(TransientDependencyError):
+            await cb.call(failing)
+        waited = await cb.wait_admissible(2.0)
+        await cb.call(succeeding)
+        return waited
+
+    for _ in range(2):  # a fresh event loop each time, as pytest gives each test
+        assert 0 < asyncio.run(trip_then_wait()) < 1.5
+    assert cb.state is BreakerState.CLOSED
