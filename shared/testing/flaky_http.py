@@ -12,13 +12,24 @@ effects per key to prove "each effect once", and a client that changed its key b
         assert dependency.effects == {key: 1}
 
 Any method and path are accepted; the JSON body of the request is echoed back under ``"request"``.
+
+Other processes (services started as processes in an e2e test) reach it over HTTP; the test drives it through
+``/_flaky/*`` (``python -m shared.testing.flaky_http --port N`` runs it on its own)::
+
+    PUT  /_flaky/default   {"status": 503, "delay": 0, "retry_after": "2"} | {"outage_for": 30} |
+                           {"flapping": {"up": 1, "down": 1}}
+    POST /_flaky/script    [{"status": 503}, {"status": 200, "delay": 5}]
+    POST /_flaky/healthy
+    GET  /_flaky/state     {"effects": {key: n}, "keyless_effects": n, "requests": n, "max_in_flight": n}
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -109,6 +120,10 @@ class FlakyHttpServer:
         self.in_flight = 0
         self.max_in_flight = 0
         app = FastAPI()
+        app.add_api_route("/_flaky/default", self._control_default, methods=["PUT"])
+        app.add_api_route("/_flaky/script", self._control_script, methods=["POST"])
+        app.add_api_route("/_flaky/healthy", self._control_healthy, methods=["POST"])
+        app.add_api_route("/_flaky/state", self._control_state, methods=["GET"])
         app.add_api_route(
             "/{path:path}",
             self._handle,
@@ -158,6 +173,34 @@ class FlakyHttpServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
+    # -- remote control (for dependants running in other processes) ---------------------------------------
+    async def _control_default(self, request: Request) -> dict[str, str]:
+        spec = await request.json()
+        if "outage_for" in spec:
+            self.set_default(outage_for(float(spec["outage_for"])))
+        elif "flapping" in spec:
+            self.set_default(flapping(float(spec["flapping"]["up"]), float(spec["flapping"]["down"])))
+        else:
+            self.set_default(_reply_from(spec))
+        return {"default": "set"}
+
+    async def _control_script(self, request: Request) -> dict[str, int]:
+        replies = [_reply_from(spec) for spec in await request.json()]
+        self.script(*replies)
+        return {"scripted": len(replies)}
+
+    async def _control_healthy(self) -> dict[str, str]:
+        self.healthy()
+        return {"default": "healthy"}
+
+    async def _control_state(self) -> dict[str, Any]:
+        return {
+            "effects": dict(self.effects),
+            "keyless_effects": self.keyless_effects,
+            "requests": len(self.requests),
+            "max_in_flight": self.max_in_flight,
+        }
+
     # -- serving -------------------------------------------------------------------------------------------
     def _next_reply(self) -> Reply:
         if self._script:
@@ -203,8 +246,39 @@ class FlakyHttpServer:
         return Response(json.dumps(body), status_code=status, headers=headers, media_type="application/json")
 
 
+def _reply_from(spec: dict[str, Any]) -> Reply:
+    retry_after = spec.get("retry_after")
+    return Reply(
+        status=int(spec.get("status", 200)),
+        delay=float(spec.get("delay", 0.0)),
+        retry_after=None if retry_after is None else str(retry_after),
+        body=dict(spec.get("body") or {}),
+    )
+
+
 @contextlib.asynccontextmanager
 async def flaky_http_server() -> AsyncIterator[FlakyHttpServer]:
     """``async with flaky_http_server() as dependency:`` (the same as ``async with FlakyHttpServer()``)."""
     async with FlakyHttpServer() as server:
         yield server
+
+
+async def _serve(port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with FlakyHttpServer(port=port) as server:
+        print(f"flaky HTTP dependency on {server.url}", flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m shared.testing.flaky_http --port N``: serve until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
+    asyncio.run(_serve(parser.parse_args(argv).port))
+
+
+if __name__ == "__main__":
+    main()
