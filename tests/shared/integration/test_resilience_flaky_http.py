@@ -12,7 +12,9 @@ from shared.testing.processes import ServiceProcess, free_port
 pytestmark = pytest.mark.integration
 
 
-async def test_remote_control_scripts_answers_and_reports_effects_when_run_as_a_process(tmp_path: Path) -> None:
+async def test_remote_control_scripts_answers_and_reports_effects_when_run_as_a_process(
+    tmp_path: Path,
+) -> None:
     port = free_port()
     process = ServiceProcess(
         "shared.testing.flaky_http",
