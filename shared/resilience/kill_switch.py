@@ -116,18 +116,28 @@ class KillSwitch(pybreaker.CircuitBreakerListener):
         while True:
             self._wake.clear()
             wait = self._poll_interval
-            for breaker in self._breakers:
-                if breaker.state is BreakerState.OPEN:
-                    remaining = breaker.seconds_until_half_open()
-                    if remaining <= 0:
-                        breaker.try_half_open()
-                    else:
-                        wait = min(wait, remaining)
-            await self._apply(self._should_pause())
+            try:
+                wait = min(wait, self._advance_due_breakers())
+                await self._apply(self._should_pause())
+            except Exception:
+                # A watch loop that died would leave the handler paused for good: log and keep watching.
+                log.exception("kill switch of %s: watch pass failed", self.handler)
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel that races a wake-up.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
+
+    def _advance_due_breakers(self) -> float:
+        """Half-open every due breaker; return the time until the next one is due."""
+        wait = self._poll_interval
+        for breaker in self._breakers:
+            if breaker.state is BreakerState.OPEN:
+                remaining = breaker.seconds_until_half_open()
+                if remaining <= 0:
+                    breaker.try_half_open()
+                else:
+                    wait = min(wait, remaining)
+        return wait
 
     def _should_pause(self) -> bool:
         states = {breaker.state for breaker in self._breakers}
