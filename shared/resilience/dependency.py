@@ -15,7 +15,8 @@ sits outside the breaker because "no free slot" is our saturation, not the depen
 count against (or, as a half-open probe, close) the breaker.
 
 Fail fast or wait: with ``open_wait`` > 0 an attempt refused by an open breaker (or by a half-open one whose
-probe is in flight) waits up to that long for the breaker to admit calls again, uncharged to the retry budget.
+probe is in flight) waits for the breaker to admit calls again, up to ``open_wait`` in all per call, uncharged
+to the retry budget.
 Consumer handlers use it together with the kill switch, so the few messages in flight when a dependency goes
 down wait the outage out instead of being burnt through the retry tiers; request/response paths keep the
 default 0 and fail fast.
@@ -114,7 +115,7 @@ class Dependency:
                     return await self.breaker.call(self._attempt, fn, args, kwargs, budget.deadline)
             except CircuitOpenError as refused:
                 # Refused by our breaker at admission (another waiter took the probe): wait again if we may.
-                if refused.dependency != self.name or time.monotonic() >= budget.open_until:
+                if refused.dependency != self.breaker.name or time.monotonic() >= budget.open_until:
                     raise
 
     async def _attempt(

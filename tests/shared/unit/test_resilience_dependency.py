@@ -11,6 +11,7 @@ from shared.resilience import (
     BulkheadFull,
     BulkheadPolicy,
     BusinessOutcome,
+    CircuitBreaker,
     CircuitOpenError,
     Dependency,
     DependencyTimeout,
@@ -172,3 +173,10 @@ async def test_call_fails_fast_on_an_open_breaker_when_open_wait_is_zero() -> No
     with pytest.raises(CircuitOpenError):
         await dep.call(provider.charge, 1)
     assert provider.keys == []
+
+
+async def test_call_waits_on_a_shared_breaker_when_the_breaker_has_another_name() -> None:
+    shared = CircuitBreaker("provider", BreakerPolicy(fail_max=1, reset_timeout=0.2))
+    dep = dependency("provider-refunds", breaker=shared, open_wait=5.0)
+    shared.open()
+    assert await dep.call(Provider().charge, 7) == "charged 7"
