@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.base import Event
-from shared.contracts.values import LineItem
+from shared.contracts.values import Sku
+
+
+class ReservedLine(BaseModel):
+    """One SKU of a reservation: the basket's quantities summed per SKU."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sku: Sku
+    quantity: Annotated[int, Field(gt=0)]
 
 
 class InventoryEvent(Event):
@@ -17,7 +28,7 @@ class StockReserved(InventoryEvent):
 
     payment_id: str
     reservation_id: str
-    items: tuple[LineItem, ...]
+    items: tuple[ReservedLine, ...]
 
 
 class StockRejected(InventoryEvent):
@@ -30,6 +41,7 @@ class StockRejected(InventoryEvent):
 
 class StockCommitted(InventoryEvent):
     message_type: ClassVar[str] = "inventory.committed.v1"
+    intentionally_unconsumed: ClassVar[str | None] = "closes the saga; kept for audit and the operator"
 
     payment_id: str
     reservation_id: str
@@ -37,10 +49,11 @@ class StockCommitted(InventoryEvent):
 
 class StockReleased(InventoryEvent):
     message_type: ClassVar[str] = "inventory.released.v1"
+    intentionally_unconsumed: ClassVar[str | None] = "compensation done; kept for audit and the operator"
 
     payment_id: str
     reservation_id: str
-    reason: str
+    reason: str  # the payment outcome that released it ("payment.declined", ...) or "expired"
 
 
 class StockLow(InventoryEvent):

@@ -1,0 +1,1 @@
+"""Contract tooling: loads every service's declarations and checks or regenerates contracts/ (make contract)."""
