@@ -10,7 +10,7 @@ Example::
     broker = MemoryBroker()
     broker.declare(FRAUD_TOPOLOGY)
     broker.register(FRAUD_TOPOLOGY.queue("on_payment_requested"), assess_payment, accepts=[PaymentRequested])
-    await broker.publish("payment.events", envelope_of(PaymentRequested(...)))
+    await broker.publish("payment.events", envelope_for(PaymentRequested(...)))
     await broker.drain()                      # handle everything, expiring retry tiers as needed
     assert broker.dead_letters("fraud.on_payment_requested.dlq") == []
 
