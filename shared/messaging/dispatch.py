@@ -15,8 +15,10 @@ from functools import cached_property
 from typing import Any
 
 from aio_pika.abc import AbstractMessage
+from pydantic import ValidationError
 
 from shared.contracts.base import Contract, contract_for
+from shared.contracts.codec import ContractViolation
 from shared.messaging import metrics
 from shared.messaging.envelope import Envelope
 from shared.messaging.errors import UnknownMessageType
@@ -78,7 +80,12 @@ class Route:  # not slotted: cached_property keeps the labelled metric children 
                 correlation_id=envelope.correlation_id,
             ):
                 model = self.model_for(envelope.type)
-                parsed = model.model_validate(envelope.payload)
+                try:
+                    parsed = model.model_validate(envelope.payload)
+                except ValidationError as exc:
+                    # ContractViolation's text names the fields without echoing their values (no PII in
+                    # the dead-letter reason header).
+                    raise ContractViolation(envelope.type, exc) from exc
                 await self.handler(parsed, envelope)
         except Exception as exc:
             outcome = decide(exc, self.queue, delivery, dict(message.headers or {}))
