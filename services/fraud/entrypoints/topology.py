@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.contracts.base import Contract
 from shared.contracts.payment import PaymentRequested
 from shared.messaging.topology import Topology, events_exchange, handler_queue
 
@@ -14,3 +15,6 @@ TOPOLOGY = Topology(
     ),
     consumes_from=(PAYMENT_EVENTS,),
 )
+
+# handler -> the contract types it accepts; the consumer registers each handler with exactly these.
+ACCEPTS: dict[str, tuple[type[Contract], ...]] = {"on_payment_requested": (PaymentRequested,)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.contracts.base import Contract
 from shared.contracts.payment import (
     PaymentCancelled,
     PaymentCaptured,
@@ -9,6 +10,7 @@ from shared.contracts.payment import (
     PaymentFailed,
     PaymentOutcome,
     PaymentRejected,
+    PaymentRequested,
 )
 from shared.messaging.topology import Topology, events_exchange, handler_queue
 
@@ -33,3 +35,9 @@ TOPOLOGY = Topology(
     ),
     consumes_from=(PAYMENT_EVENTS,),
 )
+
+# handler -> the contract types it accepts; the consumer registers each handler with exactly these.
+ACCEPTS: dict[str, tuple[type[Contract], ...]] = {
+    "on_payment_requested": (PaymentRequested,),
+    "on_payment_outcome": OUTCOMES,
+}
