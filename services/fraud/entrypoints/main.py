@@ -11,9 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from fraud.adapters.database import create_engine
 from fraud.adapters.migrate import upgrade
 from fraud.adapters.risk_score import HttpRiskScorer
+from fraud.adapters.unit_of_work import SqlFraudUnitOfWork
 from fraud.config import FraudSettings
+from fraud.entrypoints.consumers import register_handlers
 from fraud.entrypoints.http import create_app
+from fraud.entrypoints.topology import TOPOLOGY
 from shared.messaging.connection import connect
+from shared.messaging.consumer import Consumer
+from shared.messaging.envelope import Envelope
 from shared.runtime.health import broker_check, database_check
 from shared.runtime.http_server import HttpServer
 from shared.runtime.lifecycle import CallbackComponent, Component, run_until_stopped
@@ -35,11 +40,17 @@ async def serve(settings: FraudSettings | None = None) -> None:
     connection = await connect(settings.amqp_url, connection_name="fraud")
     http_client = httpx.AsyncClient(timeout=settings.risk_score_timeout_seconds)
     risk = HttpRiskScorer(http_client, settings.risk_score_url) if settings.risk_score_url else None
-    del sessions, risk  # wired to the consumer below
+
+    def uow_for(envelope: Envelope, queue: str) -> SqlFraudUnitOfWork:
+        return SqlFraudUnitOfWork(sessions)
+
+    consumer = Consumer(connection, TOPOLOGY)
+    register_handlers(consumer, uow_for, settings.rules(), risk)
 
     app = create_app({"database": database_check(engine), "broker": broker_check(connection)})
     components: list[Component] = [
         CallbackComponent("resources", stop=lambda: _close(connection, engine, http_client)),
+        consumer,
         HttpServer(app, host=settings.http_host, port=settings.http_port),
     ]
     await run_until_stopped(components, stop_timeout=settings.shutdown_grace_seconds)

@@ -12,10 +12,14 @@ from inventory.adapters.database import create_engine
 from inventory.adapters.migrate import upgrade
 from inventory.adapters.unit_of_work import SqlInventoryUnitOfWork
 from inventory.config import InventorySettings
+from inventory.entrypoints.consumers import register_handlers
 from inventory.entrypoints.http import create_app
 from inventory.entrypoints.sweeper import ExpirySweeper
+from inventory.entrypoints.topology import TOPOLOGY
 from inventory.service_layer.handlers import ReservationPolicy
 from shared.messaging.connection import connect
+from shared.messaging.consumer import Consumer
+from shared.messaging.envelope import Envelope
 from shared.runtime.health import broker_check, database_check
 from shared.runtime.http_server import HttpServer
 from shared.runtime.lifecycle import CallbackComponent, Component, run_until_stopped
@@ -43,9 +47,15 @@ async def serve(settings: InventorySettings | None = None) -> None:
     def uow() -> SqlInventoryUnitOfWork:
         return SqlInventoryUnitOfWork(sessions)
 
+    def uow_for(envelope: Envelope, queue: str) -> SqlInventoryUnitOfWork:
+        return SqlInventoryUnitOfWork(sessions)
+
+    consumer = Consumer(connection, TOPOLOGY)
+    register_handlers(consumer, uow_for, policy)
     app = create_app(uow, {"database": database_check(engine), "broker": broker_check(connection)})
     components: list[Component] = [
         CallbackComponent("resources", stop=lambda: _close(connection, engine)),
+        consumer,
         ExpirySweeper(
             uow, policy, interval=settings.sweep_interval_seconds, batch_size=settings.sweep_batch_size
         ),
