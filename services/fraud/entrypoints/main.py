@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import httpx
 from aio_pika.abc import AbstractRobustConnection
@@ -30,11 +31,16 @@ def migrate(settings: FraudSettings | None = None) -> None:
     upgrade((settings or FraudSettings()).database_url)
 
 
-async def serve(settings: FraudSettings | None = None) -> None:
-    settings = settings or FraudSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s fraud %(levelname)s %(name)s: %(message)s"
-    )
+@dataclass
+class Service:
+    """Everything ``serve`` runs, in start order; tests start it in-process and read ``http.port``."""
+
+    components: list[Component]
+    http: HttpServer
+
+
+async def build(settings: FraudSettings) -> Service:
+    """Connect to the database and the broker and assemble the components (nothing starts yet)."""
     engine = create_engine(settings.database_url)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     connection = await connect(settings.amqp_url, connection_name="fraud")
@@ -46,14 +52,23 @@ async def serve(settings: FraudSettings | None = None) -> None:
 
     consumer = Consumer(connection, TOPOLOGY)
     register_handlers(consumer, uow_for, settings.rules(), risk)
-
     app = create_app({"database": database_check(engine), "broker": broker_check(connection)})
+    http = HttpServer(app, host=settings.http_host, port=settings.http_port)
     components: list[Component] = [
         CallbackComponent("resources", stop=lambda: _close(connection, engine, http_client)),
         consumer,
-        HttpServer(app, host=settings.http_host, port=settings.http_port),
+        http,
     ]
-    await run_until_stopped(components, stop_timeout=settings.shutdown_grace_seconds)
+    return Service(components, http)
+
+
+async def serve(settings: FraudSettings | None = None) -> None:
+    settings = settings or FraudSettings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s fraud %(levelname)s %(name)s: %(message)s"
+    )
+    service = await build(settings)
+    await run_until_stopped(service.components, stop_timeout=settings.shutdown_grace_seconds)
 
 
 async def _close(

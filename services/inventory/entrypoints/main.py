@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from aio_pika.abc import AbstractRobustConnection
@@ -31,11 +32,16 @@ def migrate(settings: InventorySettings | None = None) -> None:
     upgrade((settings or InventorySettings()).database_url)
 
 
-async def serve(settings: InventorySettings | None = None) -> None:
-    settings = settings or InventorySettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s inventory %(levelname)s %(name)s: %(message)s"
-    )
+@dataclass
+class Service:
+    """Everything ``serve`` runs, in start order; tests start it in-process and read ``http.port``."""
+
+    components: list[Component]
+    http: HttpServer
+
+
+async def build(settings: InventorySettings) -> Service:
+    """Connect to the database and the broker and assemble the components (nothing starts yet)."""
     engine = create_engine(settings.database_url)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     connection = await connect(settings.amqp_url, connection_name="inventory")
@@ -53,15 +59,25 @@ async def serve(settings: InventorySettings | None = None) -> None:
     consumer = Consumer(connection, TOPOLOGY)
     register_handlers(consumer, uow_for, policy)
     app = create_app(uow, {"database": database_check(engine), "broker": broker_check(connection)})
+    http = HttpServer(app, host=settings.http_host, port=settings.http_port)
     components: list[Component] = [
         CallbackComponent("resources", stop=lambda: _close(connection, engine)),
         consumer,
         ExpirySweeper(
             uow, policy, interval=settings.sweep_interval_seconds, batch_size=settings.sweep_batch_size
         ),
-        HttpServer(app, host=settings.http_host, port=settings.http_port),
+        http,
     ]
-    await run_until_stopped(components, stop_timeout=settings.shutdown_grace_seconds)
+    return Service(components, http)
+
+
+async def serve(settings: InventorySettings | None = None) -> None:
+    settings = settings or InventorySettings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s inventory %(levelname)s %(name)s: %(message)s"
+    )
+    service = await build(settings)
+    await run_until_stopped(service.components, stop_timeout=settings.shutdown_grace_seconds)
 
 
 async def _close(connection: AbstractRobustConnection, engine: AsyncEngine) -> None:
