@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from shared.contracts.payment import PaymentRequested
 from shared.messaging.dispatch import Handler
 from shared.messaging.envelope import Envelope
 from shared.messaging.topology import HandlerQueue
+from shared.persistence.unit_of_work import AlreadyHandled
 
 # A unit of work bound to the message being handled (its inbox mark and causation), by queue name.
 UowForMessage = Callable[[Envelope, str], FraudUnitOfWork]
@@ -34,6 +36,8 @@ def register_handlers(
 
     async def on_payment_requested(message: PaymentRequested, envelope: Envelope) -> None:
         # The envelope's time is when payment recorded the request: stable across redeliveries.
-        await assess_payment(message, envelope.occurred_at, uow_for(envelope, requested.name), rules, risk)
+        uow = uow_for(envelope, requested.name)
+        with contextlib.suppress(AlreadyHandled):  # a redelivery the inbox already absorbed: ack it
+            await assess_payment(message, envelope.occurred_at, uow, rules, risk)
 
     registry.register(requested, on_payment_requested, ACCEPTS[requested.handler])

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import httpx
 from aio_pika.abc import AbstractRobustConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fraud.adapters.database import create_engine
 from fraud.adapters.migrate import upgrade
 from fraud.adapters.risk_score import HttpRiskScorer
 from fraud.adapters.unit_of_work import SqlFraudUnitOfWork
@@ -19,7 +18,10 @@ from fraud.entrypoints.http import create_app
 from fraud.entrypoints.topology import TOPOLOGY
 from shared.messaging.connection import connect
 from shared.messaging.consumer import Consumer
+from shared.messaging.declare import declare
 from shared.messaging.envelope import Envelope
+from shared.outbox import OutboxRelay
+from shared.persistence.engine import create_engine
 from shared.runtime.health import broker_check, database_check
 from shared.runtime.http_server import HttpServer
 from shared.runtime.lifecycle import CallbackComponent, Component, run_until_stopped
@@ -42,20 +44,25 @@ class Service:
 async def build(settings: FraudSettings) -> Service:
     """Connect to the database and the broker and assemble the components (nothing starts yet)."""
     engine = create_engine(settings.database_url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
     connection = await connect(settings.amqp_url, connection_name="fraud")
     http_client = httpx.AsyncClient(timeout=settings.risk_score_timeout_seconds)
     risk = HttpRiskScorer(http_client, settings.risk_score_url) if settings.risk_score_url else None
 
     def uow_for(envelope: Envelope, queue: str) -> SqlFraudUnitOfWork:
-        return SqlFraudUnitOfWork(sessions)
+        return SqlFraudUnitOfWork(engine).for_message(envelope, handler=queue)
 
     consumer = Consumer(connection, TOPOLOGY)
     register_handlers(consumer, uow_for, settings.rules(), risk)
     app = create_app({"database": database_check(engine), "broker": broker_check(connection)})
     http = HttpServer(app, host=settings.http_host, port=settings.http_port)
     components: list[Component] = [
-        CallbackComponent("resources", stop=lambda: _close(connection, engine, http_client)),
+        # Declared before the relay starts, so the relay never publishes to an exchange that does not exist.
+        CallbackComponent(
+            "topology",
+            start=lambda: declare(connection, TOPOLOGY),
+            stop=lambda: _close(connection, engine, http_client),
+        ),
+        OutboxRelay(engine, connection),
         consumer,
         http,
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Protocol
 
@@ -13,6 +14,7 @@ from shared.contracts.payment import PaymentCaptured, PaymentOutcome, PaymentReq
 from shared.messaging.dispatch import Handler
 from shared.messaging.envelope import Envelope
 from shared.messaging.topology import HandlerQueue
+from shared.persistence.unit_of_work import AlreadyHandled
 
 # A unit of work bound to the message being handled (its inbox mark and causation), by queue name.
 UowForMessage = Callable[[Envelope, str], InventoryUnitOfWork]
@@ -31,14 +33,16 @@ def register_handlers(registry: Registry, uow_for: UowForMessage, policy: handle
     outcome = TOPOLOGY.queue("on_payment_outcome")
 
     async def on_payment_requested(message: PaymentRequested, envelope: Envelope) -> None:
-        await handlers.reserve_basket(message, uow_for(envelope, requested.name), policy)
+        with contextlib.suppress(AlreadyHandled):  # a redelivery the inbox already absorbed: ack it
+            await handlers.reserve_basket(message, uow_for(envelope, requested.name), policy)
 
     async def on_payment_outcome(message: PaymentOutcome, envelope: Envelope) -> None:
         uow = uow_for(envelope, outcome.name)
-        if isinstance(message, PaymentCaptured):
-            await handlers.commit_reservation(message, uow, policy)
-        else:
-            await handlers.release_reservation(message, uow, policy)
+        with contextlib.suppress(AlreadyHandled):
+            if isinstance(message, PaymentCaptured):
+                await handlers.commit_reservation(message, uow, policy)
+            else:
+                await handlers.release_reservation(message, uow, policy)
 
     registry.register(requested, on_payment_requested, ACCEPTS[requested.handler])
     registry.register(outcome, on_payment_outcome, ACCEPTS[outcome.handler])

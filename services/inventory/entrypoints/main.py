@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from aio_pika.abc import AbstractRobustConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inventory.adapters.database import create_engine
 from inventory.adapters.migrate import upgrade
 from inventory.adapters.unit_of_work import SqlInventoryUnitOfWork
 from inventory.config import InventorySettings
@@ -20,7 +19,10 @@ from inventory.entrypoints.topology import TOPOLOGY
 from inventory.service_layer.handlers import ReservationPolicy
 from shared.messaging.connection import connect
 from shared.messaging.consumer import Consumer
+from shared.messaging.declare import declare
 from shared.messaging.envelope import Envelope
+from shared.outbox import OutboxRelay
+from shared.persistence.engine import create_engine
 from shared.runtime.health import broker_check, database_check
 from shared.runtime.http_server import HttpServer
 from shared.runtime.lifecycle import CallbackComponent, Component, run_until_stopped
@@ -43,7 +45,6 @@ class Service:
 async def build(settings: InventorySettings) -> Service:
     """Connect to the database and the broker and assemble the components (nothing starts yet)."""
     engine = create_engine(settings.database_url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
     connection = await connect(settings.amqp_url, connection_name="inventory")
     policy = ReservationPolicy(
         ttl=timedelta(seconds=settings.reservation_ttl_seconds),
@@ -51,17 +52,21 @@ async def build(settings: InventorySettings) -> Service:
     )
 
     def uow() -> SqlInventoryUnitOfWork:
-        return SqlInventoryUnitOfWork(sessions)
+        return SqlInventoryUnitOfWork(engine)
 
     def uow_for(envelope: Envelope, queue: str) -> SqlInventoryUnitOfWork:
-        return SqlInventoryUnitOfWork(sessions)
+        return SqlInventoryUnitOfWork(engine).for_message(envelope, handler=queue)
 
     consumer = Consumer(connection, TOPOLOGY)
     register_handlers(consumer, uow_for, policy)
     app = create_app(uow, {"database": database_check(engine), "broker": broker_check(connection)})
     http = HttpServer(app, host=settings.http_host, port=settings.http_port)
     components: list[Component] = [
-        CallbackComponent("resources", stop=lambda: _close(connection, engine)),
+        # Declared before the relay starts, so the relay never publishes to an exchange that does not exist.
+        CallbackComponent(
+            "topology", start=lambda: declare(connection, TOPOLOGY), stop=lambda: _close(connection, engine)
+        ),
+        OutboxRelay(engine, connection),
         consumer,
         ExpirySweeper(
             uow, policy, interval=settings.sweep_interval_seconds, batch_size=settings.sweep_batch_size

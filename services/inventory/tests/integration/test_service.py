@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aio_pika
 import httpx
@@ -68,9 +70,15 @@ class Running:
 
 @pytest.fixture
 async def inventory(amqp_url: str, database_url: str) -> AsyncIterator[Running]:
+    async with running_inventory(amqp_url, database_url) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_inventory(amqp_url: str, database_url: str, **options: Any) -> AsyncIterator[Running]:
     await asyncio.to_thread(upgrade, database_url)
     settings = InventorySettings(
-        amqp_url=amqp_url, database_url=database_url, http_port=0, sweep_interval_seconds=0.1
+        amqp_url=amqp_url, database_url=database_url, http_port=0, sweep_interval_seconds=0.1, **options
     )
     service = await build(settings)
     lifecycle = Lifecycle(service.components, stop_timeout=10)
@@ -103,3 +111,32 @@ async def test_stock_is_held_then_sold_when_request_and_capture_are_published(in
     await wait_for(lambda: inventory.has_levels("SKU-1", (3, 2, 0)), timeout=10, message="basket held")
     await inventory.publish(envelope_for(captured("p1")))
     await wait_for(lambda: inventory.has_levels("SKU-1", (3, 0, 2)), timeout=10, message="basket sold")
+    await wait_for(lambda: len(inventory.events) >= 2, timeout=10, message="events relayed")
+    reserved, committed = inventory.events
+    assert (reserved.type, committed.type) == ("inventory.reserved.v1", "inventory.committed.v1")
+    # caused by the request: the saga's correlation id travels on
+    assert reserved.correlation_id == request.correlation_id
+    assert reserved.causation_id == str(request.message_id)
+    assert reserved.payload["items"] == [{"sku": "SKU-1", "quantity": 2}]
+
+
+async def test_shortage_is_announced_naming_the_sku_when_the_basket_does_not_fit(inventory: Running) -> None:
+    await inventory.http.put("/stock/SKU-1", json={"available": 1})
+    await inventory.publish(envelope_for(requested("p1", quantity=2)))
+    (rejected,) = await wait_for(lambda: inventory.events, timeout=10, message="rejection relayed")
+    assert rejected.type == "inventory.rejected.v1"
+    assert rejected.payload["insufficient_skus"] == ["SKU-1"]
+    assert await inventory.levels("SKU-1") == (1, 0, 0)
+
+
+async def test_units_are_released_and_announced_when_the_reservation_expires(
+    amqp_url: str, database_url: str
+) -> None:
+    async with running_inventory(amqp_url, database_url, reservation_ttl_seconds=0.5) as inventory:
+        await inventory.http.put("/stock/SKU-1", json={"available": 3})
+        await inventory.publish(envelope_for(requested("p1", quantity=3)))
+        await wait_for(lambda: inventory.has_levels("SKU-1", (3, 0, 0)), timeout=10, message="expired")
+        await wait_for(lambda: len(inventory.events) >= 2, timeout=10, message="release relayed")
+        types = [event.type for event in inventory.events]
+        assert types == ["inventory.reserved.v1", "inventory.released.v1"]
+        assert inventory.events[1].payload["reason"] == "expired"
