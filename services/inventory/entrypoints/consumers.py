@@ -10,7 +10,12 @@ from inventory.entrypoints.topology import ACCEPTS, TOPOLOGY
 from inventory.service_layer import handlers
 from inventory.service_layer.ports import InventoryUnitOfWork
 from shared.contracts.base import Contract
-from shared.contracts.payment import PaymentCaptured, PaymentOutcome, PaymentRequested
+from shared.contracts.payment import (
+    PaymentCaptured,
+    PaymentOutcome,
+    PaymentRequested,
+    PaymentReviewRequired,
+)
 from shared.messaging.dispatch import Handler
 from shared.messaging.envelope import Envelope
 from shared.messaging.topology import HandlerQueue
@@ -31,6 +36,7 @@ class Registry(Protocol):
 def register_handlers(registry: Registry, uow_for: UowForMessage, policy: handlers.ReservationPolicy) -> None:
     requested = TOPOLOGY.queue("on_payment_requested")
     outcome = TOPOLOGY.queue("on_payment_outcome")
+    review = TOPOLOGY.queue("on_payment_review")
 
     async def on_payment_requested(message: PaymentRequested, envelope: Envelope) -> None:
         with contextlib.suppress(AlreadyHandled):  # a redelivery the inbox already absorbed: ack it
@@ -44,5 +50,10 @@ def register_handlers(registry: Registry, uow_for: UowForMessage, policy: handle
             else:
                 await handlers.release_reservation(message, uow, policy)
 
+    async def on_payment_review(message: PaymentReviewRequired, envelope: Envelope) -> None:
+        with contextlib.suppress(AlreadyHandled):
+            await handlers.hold_for_review(message, uow_for(envelope, review.name), policy)
+
     registry.register(requested, on_payment_requested, ACCEPTS[requested.handler])
     registry.register(outcome, on_payment_outcome, ACCEPTS[outcome.handler])
+    registry.register(review, on_payment_review, ACCEPTS[review.handler])

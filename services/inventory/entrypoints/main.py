@@ -48,6 +48,7 @@ async def build(settings: InventorySettings) -> Service:
     connection = await connect(settings.amqp_url, connection_name="inventory")
     policy = ReservationPolicy(
         ttl=timedelta(seconds=settings.reservation_ttl_seconds),
+        review_ttl=timedelta(seconds=settings.review_hold_seconds),
         stock_low_threshold=settings.stock_low_threshold,
     )
 

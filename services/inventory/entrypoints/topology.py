@@ -11,6 +11,7 @@ from shared.contracts.payment import (
     PaymentOutcome,
     PaymentRejected,
     PaymentRequested,
+    PaymentReviewRequired,
 )
 from shared.messaging.topology import Topology, events_exchange, handler_queue
 
@@ -32,6 +33,10 @@ TOPOLOGY = Topology(
         handler_queue(
             "inventory", "on_payment_outcome", [(PAYMENT_EVENTS, event.routing_key()) for event in OUTCOMES]
         ),
+        # A payment in review keeps its units for the review window instead of the usual TTL.
+        handler_queue(
+            "inventory", "on_payment_review", [(PAYMENT_EVENTS, PaymentReviewRequired.routing_key())]
+        ),
     ),
     consumes_from=(PAYMENT_EVENTS,),
 )
@@ -40,4 +45,5 @@ TOPOLOGY = Topology(
 ACCEPTS: dict[str, tuple[type[Contract], ...]] = {
     "on_payment_requested": (PaymentRequested,),
     "on_payment_outcome": OUTCOMES,
+    "on_payment_review": (PaymentReviewRequired,),
 }

@@ -13,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inventory.adapters.unit_of_work import SqlInventoryUnitOfWork
 from inventory.entrypoints.sweeper import ExpirySweeper
 from inventory.service_layer import handlers
-from shared.contracts.payment import PaymentCaptured, PaymentDeclined, PaymentRequested
+from shared.contracts.payment import (
+    PaymentCaptured,
+    PaymentDeclined,
+    PaymentRequested,
+    PaymentReviewRequired,
+)
 from shared.outbox.schema import outbox_messages
 
 pytestmark = pytest.mark.integration
@@ -124,3 +129,22 @@ async def test_the_sweeper_releases_only_due_reservations_when_their_time_is_up(
     assert await sweeper.sweep() == 0
     assert await world.levels("A") == (9, 1, 0)
     assert (await world.events())[-1] == "inventory.released.v1"
+
+
+async def test_units_stay_held_through_a_review_when_the_usual_ttl_passes(world: World) -> None:
+    await handlers.reserve_basket(requested("p1", A=2), world.uow(), world.policy)
+    review = PaymentReviewRequired(
+        payment_id="p1",
+        order_id="o1",
+        customer_id="c1",
+        customer_email="c@example.com",
+        amount=100,
+        currency="EUR",
+        score=50,
+    )
+    await handlers.hold_for_review(review, world.uow(), world.policy)
+    world.clock.now += timedelta(hours=1)
+    sweeper = ExpirySweeper(world.uow, world.policy, interval=60, batch_size=10)
+    assert await sweeper.sweep() == 0
+    await handlers.commit_reservation(outcome(PaymentCaptured, "p1"), world.uow(), world.policy)
+    assert await world.levels("A") == (8, 0, 2)
