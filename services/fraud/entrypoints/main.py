@@ -22,6 +22,7 @@ from shared.messaging.declare import declare
 from shared.messaging.envelope import Envelope
 from shared.outbox import OutboxRelay
 from shared.persistence.engine import create_engine
+from shared.resilience import BreakerPolicy, BulkheadPolicy, Dependency, RetryPolicy
 from shared.runtime.health import broker_check, database_check
 from shared.runtime.http_server import HttpServer
 from shared.runtime.lifecycle import CallbackComponent, Component, run_until_stopped
@@ -46,7 +47,11 @@ async def build(settings: FraudSettings) -> Service:
     engine = create_engine(settings.database_url)
     connection = await connect(settings.amqp_url, connection_name="fraud")
     http_client = httpx.AsyncClient(timeout=settings.risk_score_timeout_seconds)
-    risk = HttpRiskScorer(http_client, settings.risk_score_url) if settings.risk_score_url else None
+    risk = (
+        HttpRiskScorer(http_client, settings.risk_score_url, risk_dependency(settings))
+        if settings.risk_score_url
+        else None
+    )
 
     def uow_for(envelope: Envelope, queue: str) -> SqlFraudUnitOfWork:
         return SqlFraudUnitOfWork(engine).for_message(envelope, handler=queue)
@@ -67,6 +72,25 @@ async def build(settings: FraudSettings) -> Service:
         http,
     ]
     return Service(components, http)
+
+
+def risk_dependency(settings: FraudSettings) -> Dependency:
+    """The risk service's breaker, timeout and short retry budget: an assessment never waits long for it."""
+    attempts = settings.risk_score_attempts
+    return Dependency(
+        "risk-score",
+        breaker=BreakerPolicy(
+            fail_max=settings.risk_breaker_fail_max, reset_timeout=settings.risk_breaker_reset_seconds
+        ),
+        retry=RetryPolicy(
+            attempts=attempts,
+            total_seconds=settings.risk_score_timeout_seconds * attempts + 0.5,
+            initial_backoff=0.05,
+            max_backoff=0.2,
+        ),
+        timeout=settings.risk_score_timeout_seconds,
+        bulkhead=BulkheadPolicy(max_concurrent=32, max_wait=0.1),
+    )
 
 
 async def serve(settings: FraudSettings | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,6 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
-from fastapi import FastAPI, Response
 
 from fraud.adapters.migrate import upgrade
 from fraud.config import FraudSettings
@@ -21,8 +21,8 @@ from shared.contracts.payment import PaymentRequested
 from shared.messaging.connection import confirm_channel, connect
 from shared.messaging.envelope import Envelope
 from shared.messaging.publisher import Publisher
-from shared.runtime.http_server import HttpServer
 from shared.runtime.lifecycle import Lifecycle
+from shared.testing.flaky_http import FlakyHttpServer, Reply
 from shared.testing.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -110,45 +110,51 @@ async def test_sixth_payment_of_a_customer_goes_to_review_when_they_arrive_toget
         assert sorted(fraud.decisions().values()) == ["approved"] * 5 + ["review"]
 
 
-@contextlib.asynccontextmanager
-async def risk_service(answer: dict[str, Any]) -> AsyncIterator[str]:
-    app = FastAPI()
-
-    @app.post("/score")
-    async def score() -> Response:
-        if answer.get("status", 200) != 200:
-            return Response(status_code=answer["status"])
-        return Response(content=f'{{"score": {answer["score"]}}}', media_type="application/json")
-
-    server = HttpServer(app, host="127.0.0.1", port=0)
-    await server.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}/score"
-    finally:
-        await server.stop()
-
-
-async def test_rules_decide_alone_when_the_risk_service_fails_and_its_score_counts_again_when_back(
+async def test_rules_decide_alone_and_the_breaker_stops_calls_when_the_risk_service_is_down(
     amqp_url: str, sqlite_url: str
 ) -> None:
-    answer: dict[str, Any] = {"score": 95}
-    async with risk_service(answer) as url, running_fraud(amqp_url, sqlite_url, risk_score_url=url) as fraud:
+    async with (
+        FlakyHttpServer() as risk,
+        running_fraud(
+            amqp_url,
+            sqlite_url,
+            risk_score_url=f"{risk_url(risk)}",
+            risk_breaker_fail_max=3,
+            risk_breaker_reset_seconds=0.5,
+            risk_score_timeout_seconds=0.3,
+        ) as fraud,
+    ):
+        risk.set_default(Reply(200, body={"score": 95}))
         await fraud.publish(envelope_for(requested("risky", customer="a")))
         await wait_for(lambda: "risky" in fraud.decisions(), timeout=10, message="risky assessed")
-        answer["status"] = 503
-        await fraud.publish(envelope_for(requested("down", customer="b")))
-        await wait_for(lambda: "down" in fraud.decisions(), timeout=10, message="down assessed")
-        answer["status"] = 200
-        answer["score"] = 75
-        await fraud.publish(envelope_for(requested("back", customer="c")))
+
+        risk.outage()  # 503 from now on
+        for n in range(6):
+            await fraud.publish(envelope_for(requested(f"down{n}", customer=f"d{n}")))
+        await wait_for(lambda: len(fraud.events) >= 7, timeout=15, message="assessed while down")
+        # Without a breaker: 6 payments x 2 attempts = 12 calls. With it, the 3 failures that open it plus
+        # the few attempts already in flight at that moment (the consumer handles several at once).
+        calls_while_down = len(risk.requests) - 1
+        assert 3 <= calls_while_down <= 6
+        opened_by = time.monotonic()
+
+        risk.set_default(Reply(200, body={"score": 75}))
+        # Past the reset timeout the next call is the breaker's half-open probe.
+        await wait_for(lambda: time.monotonic() > opened_by + 0.5, timeout=2, message="breaker reset due")
+        await fraud.publish(envelope_for(requested("back", customer="b")))
         await wait_for(lambda: "back" in fraud.decisions(), timeout=10, message="back assessed")
     by_payment = {event.payload["payment_id"]: event.payload for event in fraud.events}
     assert (by_payment["risky"]["decision"], by_payment["risky"]["reasons"]) == (
         "rejected",
         ["risk_score_high"],
     )
-    assert (by_payment["down"]["decision"], by_payment["down"]["reasons"]) == (
-        "approved",
-        ["risk_score_unavailable"],
-    )
-    assert by_payment["back"]["decision"] == "review"
+    for n in range(6):
+        assert (by_payment[f"down{n}"]["decision"], by_payment[f"down{n}"]["reasons"]) == (
+            "approved",
+            ["risk_score_unavailable"],
+        )
+    assert (by_payment["back"]["decision"], by_payment["back"]["score"]) == ("review", 75)
+
+
+def risk_url(server: FlakyHttpServer) -> str:
+    return f"{server.url}/score"
