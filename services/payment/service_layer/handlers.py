@@ -49,7 +49,8 @@ class ChargePolicy:
     sweep_batch: int = 100
 
     def retry_in(self, attempts: int) -> timedelta:
-        return min(self.retry_base * (2 ** max(attempts - 1, 0)), self.retry_max)
+        backoff: timedelta = min(self.retry_base * (2 ** max(attempts - 1, 0)), self.retry_max)
+        return backoff
 
 
 @dataclass
