@@ -117,7 +117,7 @@ async def decide_review(payment_id: str, decision: ReviewDecision, services: Ser
         claimed = _claim(payment, services)
         await uow.commit()
     if claimed:
-        return await charge_claimed(payment_id, services)
+        return await charge_claimed(payment, services)
     return payment
 
 
@@ -134,7 +134,7 @@ async def on_fraud_assessed(
         claimed = _claim(payment, services)
         await uow.commit()
     if claimed:
-        await charge_claimed(event.payment_id, services)
+        await charge_claimed(payment, services)
 
 
 async def on_stock_reserved(
@@ -146,7 +146,7 @@ async def on_stock_reserved(
         claimed = _claim(payment, services)
         await uow.commit()
     if claimed:
-        await charge_claimed(event.payment_id, services)
+        await charge_claimed(payment, services)
 
 
 async def on_stock_rejected(
@@ -161,17 +161,16 @@ async def on_stock_rejected(
 # -- charging -------------------------------------------------------------------------------------------------
 
 
-async def charge_claimed(payment_id: str, services: Services) -> Payment:
-    """Call the gateway for a payment this worker has claimed, then record the answer."""
-    async with services.uow() as uow:
-        payment = _required(await uow.payments.read(payment_id), payment_id)
+async def charge_claimed(claimed: Payment, services: Services) -> Payment:
+    """Call the gateway for a payment this worker has just claimed (and committed), then record the answer."""
+    payment_id = claimed.id
     try:
         result = await services.gateway.charge(
-            amount=payment.amount,
-            currency=payment.currency,
-            token=payment.checkout.token,
-            idempotency_key=payment.id,
-            reference=payment.id,
+            amount=claimed.amount,
+            currency=claimed.currency,
+            token=claimed.checkout.token,
+            idempotency_key=payment_id,
+            reference=payment_id,
         )
         error = None
     except GatewayUnavailable as exc:
@@ -218,11 +217,10 @@ async def _retry_or_expire(payment_id: str, services: Services) -> bool:
         if payment.expire(now=now):
             await uow.commit()
             return True
-        claimed = payment.claim_charge(now=now, lease=services.policy.lease)
-        if not claimed:
+        if not payment.claim_charge(now=now, lease=services.policy.lease):
             return False
         await uow.commit()
-    await charge_claimed(payment_id, services)
+    await charge_claimed(payment, services)
     return True
 
 
