@@ -12,6 +12,7 @@ from shared.contracts.fraud import FraudAssessed
 from shared.contracts.inventory import StockRejected, StockReserved
 from shared.messaging.envelope import Envelope
 from shared.messaging.errors import PermanentError
+from shared.persistence.unit_of_work import AlreadyHandled
 
 # Builds the unit of work for one message of one handler: it commits the inbox mark with the state.
 MessageUnitOfWork = Callable[[str, Envelope], UnitOfWorkFactory]
@@ -27,6 +28,8 @@ def fraud_handler(
     async def handle(message: FraudAssessed, envelope: Envelope) -> None:
         try:
             await handlers.on_fraud_assessed(message, uow_for(ON_FRAUD_ASSESSED.name, envelope), services)
+        except AlreadyHandled:
+            return  # a redelivery: its effects committed the first time
         except UnknownPayment as exc:
             raise UnknownPaymentMessage(str(exc)) from exc
 
@@ -43,6 +46,8 @@ def stock_handler(
                 await handlers.on_stock_reserved(message, uow, services)
             else:
                 await handlers.on_stock_rejected(message, uow, services)
+        except AlreadyHandled:
+            return
         except UnknownPayment as exc:
             raise UnknownPaymentMessage(str(exc)) from exc
 
