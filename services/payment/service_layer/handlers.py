@@ -69,34 +69,32 @@ class Services:
 async def request_payment(
     checkout: Checkout, idempotency_key: str, services: Services, *, new_id: Callable[[], str]
 ) -> Payment:
-    """Store a new pending payment, or answer the one stored under ``idempotency_key`` for the same body."""
-    for _ in range(2):
-        try:
-            return await _request_payment(checkout, idempotency_key, services, new_id())
-        except IdempotencyKeyTaken:
-            continue  # a concurrent request with the same key won the insert; read what it stored
-    raise IdempotencyKeyTaken(idempotency_key)
+    """Store a new pending payment, or answer the one stored under ``idempotency_key`` for the same body.
 
-
-async def _request_payment(
-    checkout: Checkout, idempotency_key: str, services: Services, payment_id: str
-) -> Payment:
+    The insert comes first (the key is unique in the table): a new key, the common case, costs no lookup, and
+    two concurrent requests with one key cannot both store a payment.
+    """
+    try:
+        async with services.uow() as uow:
+            payment = Payment.request(
+                new_id(),
+                checkout,
+                idempotency_key=idempotency_key,
+                now=services.clock(),
+                time_to_deadline=services.policy.time_to_deadline,
+            )
+            await uow.payments.add(payment)
+            await uow.commit()
+            return payment
+    except IdempotencyKeyTaken:
+        pass  # a replay, or a concurrent request with the same key won the insert: answer what is stored
     async with services.uow() as uow:
         existing = await uow.payments.by_idempotency_key(idempotency_key)
-        if existing is not None:
-            if existing.checkout.fingerprint() != checkout.fingerprint():
-                raise IdempotencyKeyReused(idempotency_key)
-            return existing
-        payment = Payment.request(
-            payment_id,
-            checkout,
-            idempotency_key=idempotency_key,
-            now=services.clock(),
-            time_to_deadline=services.policy.time_to_deadline,
-        )
-        await uow.payments.add(payment)
-        await uow.commit()
-        return payment
+    if existing is None:  # pragma: no cover - the key was taken a moment ago and payments are never deleted
+        raise IdempotencyKeyTaken(idempotency_key)
+    if existing.checkout.fingerprint() != checkout.fingerprint():
+        raise IdempotencyKeyReused(idempotency_key)
+    return existing
 
 
 async def get_payment(payment_id: str, services: Services) -> Payment:
