@@ -44,6 +44,7 @@ async def test_payment_is_captured_and_stock_sold_when_card_fraud_and_stock_are_
     assert {"requested", "fraud.approved", "stock.reserved", "charge.captured"} <= set(steps(view))
     assert len(await suite.charges(view["payment_id"])) == 1
     await stock_settles(suite, "sku-1", available=1, reserved=0, sold=2)
+    assert await suite.payment.stop() == 0, "SIGTERM stops payment gracefully"
 
 
 @pytest.mark.parametrize(
