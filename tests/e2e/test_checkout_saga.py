@@ -121,7 +121,9 @@ async def test_payment_is_captured_once_when_the_gateway_answers_too_late(suite:
     payment_id = (await suite.checkout(token="tok_timeout")).json()["payment_id"]
     view = await suite.wait_final(payment_id, timeout=40)
     assert view["status"] == "captured"
-    assert "charge.unavailable" in steps(view)
+    # The first call timed out (1 s against the sandbox's 3 s); later calls with the same key got its answer.
+    stats = (await suite.http.get(f"{suite.gateway.url}/admin/stats")).json()
+    assert stats["requests"] >= 2
     assert len(await suite.charges(payment_id)) == 1
 
 
