@@ -159,3 +159,39 @@ async def test_redelivered_answer_changes_nothing_when_it_was_handled(running: R
     assert kind == "payment.cancelled"
     mine = [t for t, body in running.outcomes if body["payment_id"] == payment_id]
     assert mine == ["payment.requested", "payment.review_required", "payment.cancelled"]
+
+
+async def test_every_payment_is_charged_once_when_answers_and_duplicates_race(running: Running) -> None:
+    ids = []
+    for n in range(30):
+        response = await running.http.post(
+            "/payments", json=checkout_body(order_id=f"race-{n}"), headers={"Idempotency-Key": f"race-{n}"}
+        )
+        ids.append(response.json()["payment_id"])
+    answers = []
+    for payment_id in ids:
+        reserved = envelope_for(
+            StockReserved(payment_id=payment_id, reservation_id=f"r-{payment_id}", items=())
+        )
+        assessed = FraudAssessed(payment_id=payment_id, decision=FraudDecision.APPROVED, score=1)
+        # Each answer twice under one id (a redelivery) and the assessment once more as a new message.
+        answers += [
+            (events_exchange("inventory"), reserved),
+            (events_exchange("inventory"), reserved),
+            (events_exchange("fraud"), envelope_for(assessed)),
+            (events_exchange("fraud"), envelope_for(assessed)),
+        ]
+    await asyncio.gather(*(running.publisher.publish(exchange, envelope) for exchange, envelope in answers))
+
+    async def all_captured() -> bool:
+        return all(
+            any(t == "payment.captured" and body["payment_id"] == i for t, body in running.outcomes)
+            for i in ids
+        )
+
+    await wait_for(all_captured, timeout=60, message="30 payments captured")
+    ledger = running.sandbox.state.ledger
+    assert len(ledger.charges) == 30
+    assert sorted(c["reference"] for c in ledger.charges) == sorted(ids)
+    captured = [body["payment_id"] for t, body in running.outcomes if t == "payment.captured"]
+    assert sorted(captured) == sorted(ids), "one payment.captured per payment"
