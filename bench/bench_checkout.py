@@ -424,10 +424,10 @@ async def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
-    parser.add_argument("--count", type=int, default=1000, help="checkouts in the throughput phase")
+    parser.add_argument("--count", type=int, default=500, help="checkouts in the throughput phase")
     parser.add_argument("--concurrency", type=int, default=64, help="checkouts in flight (throughput phase)")
     parser.add_argument("--rate", type=float, default=100.0, help="checkouts/s in the steady phase")
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds of the steady phase")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of each steady phase")
     parser.add_argument(
         "--sustained-fraction",
         type=float,
