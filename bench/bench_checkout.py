@@ -365,6 +365,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         base_rate, base_p99 = await baseline(client, payment.url, 1000, args.concurrency)
         print(f"   baseline GET /healthz: {base_rate:8.1f} req/s, p99 {1000 * base_p99:.1f} ms")
         cpu_before = {p.module: cpu_seconds(p) for p in (gateway, *services)}
+        client_before = time.process_time()
         rate, outcomes = await throughput(client, payment.url, listener, args.count, args.concurrency)
         cpu_ms = {
             p.module: 1000 * (cpu_seconds(p) - cpu_before[p.module]) / args.count
@@ -374,11 +375,13 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             f"   throughput: {rate:8.1f} checkouts/s ({args.count} checkouts, {dict(outcomes)}); "
             f"ratio to baseline {rate / base_rate:.3f}"
         )
+        client_ms = 1000 * (time.process_time() - client_before) / args.count
         total_cpu = sum(cpu_ms.values())
         print(
             "   CPU per checkout: "
             + ", ".join(f"{module} {ms:.1f} ms" for module, ms in cpu_ms.items())
             + f"; total {total_cpu:.1f} ms, so 2 cores allow at most {2000 / total_cpu:.0f} checkouts/s"
+            + f" (the bench client itself: {client_ms:.1f} ms)"
         )
 
         profilers = start_profilers(services, args.duration, workdir) if args.profile else []
