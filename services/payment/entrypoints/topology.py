@@ -14,7 +14,7 @@ INVENTORY_EVENTS = events_exchange("inventory")
 ON_FRAUD_ASSESSED = handler_queue(SERVICE, "on_fraud_assessed", [(FRAUD_EVENTS, FraudAssessed.routing_key())])
 ON_STOCK = handler_queue(
     SERVICE,
-    "on_stock",
+    "on_stock_answer",
     [(INVENTORY_EVENTS, StockReserved.routing_key()), (INVENTORY_EVENTS, StockRejected.routing_key())],
 )
 
