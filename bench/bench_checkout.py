@@ -298,6 +298,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-checkout-{backend}-"))
     vhost = f"bench-checkout-{uuid.uuid4().hex[:8]}"
     async with AsyncExitStack() as stack:
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)  # runs last, after the processes stopped
         admin = await stack.enter_async_context(ManagementClient(MANAGEMENT_URL))
         await admin.create_vhost(vhost)
         await admin.set_permissions(vhost, "guest")
