@@ -34,6 +34,10 @@ class SqlPaymentUnitOfWork(SqlUnitOfWork):
         await self.payments.flush()
 
     async def commit(self) -> None:
+        if self.message is None and self.correlation_id is None and len(self.payments.seen) == 1:
+            # Work not caused by a message (a checkout, a review, the sweeper) starts or continues the
+            # payment's conversation: its correlation id is the payment id, end to end.
+            self.correlation_id = next(iter(self.payments.seen))
         try:
             await super().commit()
         except IntegrityError as exc:

@@ -108,9 +108,15 @@ async def test_events_reach_the_outbox_with_the_state_when_committed(
         # Not committed: neither the state nor the event may leave.
     async with engine.connect() as connection:
         rows = (
-            await connection.execute(select(outbox_messages.c.message_type, outbox_messages.c.aggregate_id))
+            await connection.execute(
+                select(
+                    outbox_messages.c.message_type,
+                    outbox_messages.c.aggregate_id,
+                    outbox_messages.c.correlation_id,
+                )
+            )
         ).all()
-    assert [tuple(r) for r in rows] == [("payment.requested.v1", "pay-1")]
+    assert [tuple(r) for r in rows] == [("payment.requested.v1", "pay-1", "pay-1")]
     assert (await handlers.get_payment("pay-1", services)).status is PaymentStatus.PENDING
 
 
