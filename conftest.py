@@ -1,2 +1,3 @@
-# Fixtures for tests that use the real RabbitMQ and PostgreSQL (a fresh vhost / database per test).
-pytest_plugins = ["shared.testing.fixtures"]
+# Fixtures for tests that use the real RabbitMQ and PostgreSQL (a fresh vhost / database per test), and the
+# messaging harness that runs one handler test in memory and against RabbitMQ.
+pytest_plugins = ["shared.testing.fixtures", "shared.testing.messaging_harness"]

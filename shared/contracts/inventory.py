@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.base import Event
-from shared.contracts.values import LineItem
+from shared.contracts.values import Sku
+
+
+class ReservedLine(BaseModel):
+    """One SKU of a reservation: the basket's quantities summed per SKU."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sku: Sku
+    quantity: Annotated[int, Field(gt=0)]
 
 
 class InventoryEvent(Event):
@@ -17,7 +28,7 @@ class StockReserved(InventoryEvent):
 
     payment_id: str
     reservation_id: str
-    items: tuple[LineItem, ...]
+    items: tuple[ReservedLine, ...]
 
 
 class StockRejected(InventoryEvent):
@@ -42,7 +53,7 @@ class StockReleased(InventoryEvent):
 
     payment_id: str
     reservation_id: str
-    reason: str
+    reason: str  # the payment outcome that released it ("payment.declined", ...) or "expired"
 
 
 class StockLow(InventoryEvent):

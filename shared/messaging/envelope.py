@@ -17,6 +17,7 @@ from aio_pika.abc import AbstractMessage, DeliveryMode
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.messaging.errors import MalformedMessage
+from shared.messaging.headers import ORDERING_KEY
 
 _VERSIONED_TYPE = re.compile(r"^(?P<key>[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)\.v(?P<version>[1-9][0-9]*)$")
 CONTENT_TYPE = "application/json"
@@ -46,6 +47,8 @@ class Envelope(BaseModel):
     occurred_at: datetime = Field(default_factory=_now)
     producer: str
     traceparent: str | None = None
+    # Messages with the same ordering key reach a sharded (ordered) handler queue's same shard, in order.
+    ordering_key: str | None = None
     payload: dict[str, Any]
 
     @property
@@ -73,6 +76,8 @@ class Envelope(BaseModel):
             headers["causation_id"] = self.causation_id
         if self.traceparent is not None:
             headers["traceparent"] = self.traceparent
+        if self.ordering_key is not None:
+            headers[ORDERING_KEY] = self.ordering_key
         return headers
 
     def to_message(self, extra_headers: dict[str, Any] | None = None) -> aio_pika.Message:
@@ -111,6 +116,7 @@ class Envelope(BaseModel):
                 occurred_at=occurred_at,  # type: ignore[arg-type]  # pydantic parses str
                 producer=message.app_id or "unknown",
                 traceparent=_text(headers.get("traceparent")),
+                ordering_key=_text(headers.get(ORDERING_KEY)),
                 payload=payload,
             )
         except ValueError as exc:

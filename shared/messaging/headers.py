@@ -16,3 +16,9 @@ ORIGINAL_QUEUE = "x-warren-original-queue"  # where a replay sends the message b
 ORIGINAL_EXCHANGE = "x-warren-original-exchange"
 ORIGINAL_ROUTING_KEY = "x-warren-original-routing-key"
 DEAD_LETTERED_AT = "x-warren-dead-lettered-at"
+
+# Per-key ordering: the consistent-hash exchange of a sharded handler queue hashes this header.
+ORDERING_KEY = "x-warren-ordering-key"
+
+# Set by RabbitMQ itself when it dead-letters (TTL expiry, rejection, delivery limit): a list of tables.
+X_DEATH = "x-death"

@@ -13,6 +13,7 @@ from pamqp.commands import Basic
 
 from shared.messaging.envelope import Envelope
 from shared.messaging.errors import PublishError, UnroutableMessage
+from shared.observability.tracing import current_traceparent
 
 DEFAULT_CONFIRM_TIMEOUT = 10.0
 
@@ -48,6 +49,10 @@ class Publisher:
     ) -> None:
         """Publish ``envelope`` and wait for the broker's confirm; raise :class:`PublishError` otherwise."""
         key = routing_key if routing_key is not None else envelope.routing_key
+        if envelope.traceparent is None:
+            traceparent = current_traceparent()
+            if traceparent is not None:
+                envelope = envelope.model_copy(update={"traceparent": traceparent})
         message = envelope.to_message(headers)
         target = await self._exchange(exchange)
         try:

@@ -5,6 +5,7 @@ Names (STYLE.md):
   ``<service>.<handler>``            one durable queue per consumer handler
   ``<queue>.retry.<n>.<delay>``      retry tier n: a TTL queue that dead-letters back to ``<queue>``
   ``<queue>.dlq``                    the handler's dead-letter queue
+  ``<queue>.hash`` + ``<queue>.shard.<i>``  per-key ordering over several queues (consistent-hash exchange)
   ``<service>.retry`` / ``<service>.dead-letter``  direct exchanges the consumer runtime publishes
                                      failed messages to (owned by the service, so least-privilege works)
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from shared.messaging.headers import ORDERING_KEY
 
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 10.0, 60.0, 600.0)
 
@@ -31,10 +34,12 @@ def events_exchange(service: str) -> str:
 
 
 def retry_exchange(service: str) -> str:
+    """The direct exchange the runtime publishes to-be-retried messages to (key = retry queue name)."""
     return f"{service}.retry"
 
 
 def dead_letter_exchange(service: str) -> str:
+    """The direct exchange dead-lettered messages go to (key = dead-letter queue name)."""
     return f"{service}.dead-letter"
 
 
@@ -67,8 +72,26 @@ class HandlerQueue:
     # dead-lettered by RabbitMQ itself, so a poison message cannot loop forever.
     delivery_limit: int = 20
     prefetch: int = 32
+    # Per-key ordering (docs/messaging.md): ``single_active_consumer`` makes one consumer (across every
+    # instance) take the queue and handle one message at a time; ``shards`` > 1 spreads keys over that many
+    # single-active-consumer queues behind a consistent-hash exchange that hashes ``hash_header``.
     single_active_consumer: bool = False
+    shards: int = 1
+    hash_header: str = ORDERING_KEY
     max_length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.shards < 1:
+            raise ValueError(f"{self.name}: shards must be >= 1, got {self.shards}")
+        if self.prefetch < 1:
+            raise ValueError(f"{self.name}: prefetch must be >= 1, got {self.prefetch}")
+        if any(delay <= 0 for delay in self.retry_delays):
+            raise ValueError(f"{self.name}: retry delays must be positive, got {self.retry_delays}")
+
+    @property
+    def ordered(self) -> bool:
+        """Messages are handled one at a time per queue, in queue order."""
+        return self.single_active_consumer or self.shards > 1
 
     @property
     def name(self) -> str:
@@ -78,13 +101,30 @@ class HandlerQueue:
     def dlq_name(self) -> str:
         return f"{self.name}.dlq"
 
-    def retry_queue_name(self, tier: int) -> str:
-        """Name of retry tier ``tier`` (0-based): ``payment.on_fraud.retry.1.10s``."""
-        return f"{self.name}.retry.{tier + 1}.{_delay_label(self.retry_delays[tier])}"
+    @property
+    def hash_exchange(self) -> str:
+        """The consistent-hash exchange in front of the shards (only when ``shards`` > 1)."""
+        return f"{self.name}.hash"
+
+    @property
+    def source_queues(self) -> tuple[str, ...]:
+        """The queues consumers read: the handler queue, or its shards ``<queue>.shard.<i>``."""
+        if self.shards == 1:
+            return (self.name,)
+        return tuple(f"{self.name}.shard.{i + 1}" for i in range(self.shards))
+
+    def retry_queue_name(self, tier: int, source: str | None = None) -> str:
+        """Name of retry tier ``tier`` (0-based) of ``source`` (default the queue): ``payment.on_fraud.retry.2.10s``."""
+        return f"{source or self.name}.retry.{tier + 1}.{_delay_label(self.retry_delays[tier])}"
 
     @property
     def retry_queue_names(self) -> tuple[str, ...]:
-        return tuple(self.retry_queue_name(i) for i in range(len(self.retry_delays)))
+        """Every retry tier queue, of every source queue."""
+        return tuple(
+            self.retry_queue_name(tier, source)
+            for source in self.source_queues
+            for tier in range(len(self.retry_delays))
+        )
 
 
 @dataclass(frozen=True)
@@ -101,6 +141,14 @@ class Topology:
     @property
     def exchange(self) -> str:
         return events_exchange(self.service)
+
+    @property
+    def retry_exchange(self) -> str:
+        return retry_exchange(self.service)
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return dead_letter_exchange(self.service)
 
     def queue(self, handler: str) -> HandlerQueue:
         for queue in self.queues:

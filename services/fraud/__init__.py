@@ -1,0 +1,1 @@
+"""Warren fraud service: assesses every payment request (rules, velocity, optional external score)."""

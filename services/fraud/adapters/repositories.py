@@ -1,0 +1,87 @@
+"""SQL repository of assessments and the customer lock behind exact velocity counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fraud.adapters.tables import assessments, customers
+from fraud.domain.rules import Assessment
+from shared.contracts.base import Event
+from shared.contracts.fraud import FraudDecision
+
+
+class SqlAssessmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._seen: dict[str, tuple[Assessment, bool]] = {}  # payment id -> (assessment, is new)
+
+    async def get(self, payment_id: str) -> Assessment | None:
+        if payment_id in self._seen:
+            return self._seen[payment_id][0]
+        row = (
+            await self._session.execute(select(assessments).where(assessments.c.payment_id == payment_id))
+        ).first()
+        if row is None:
+            return None
+        assessment = Assessment(
+            payment_id=row.payment_id,
+            customer_id=row.customer_id,
+            requested_at=row.requested_at,
+            decision=FraudDecision(row.decision),
+            score=row.score,
+            reasons=tuple(row.reasons),
+        )
+        self._seen[payment_id] = (assessment, False)
+        return assessment
+
+    def add(self, assessment: Assessment) -> None:
+        self._seen[assessment.payment_id] = (assessment, True)
+
+    async def lock_customer(self, customer_id: str) -> None:
+        # An upsert takes the customer's row lock on PostgreSQL (held to commit); SQLite's write lock
+        # already serialises every transaction.
+        dialect = self._session.get_bind().dialect.name
+        upsert: Any = (pg_insert if dialect == "postgresql" else sqlite_insert)(customers)
+        await self._session.execute(
+            upsert.values(customer_id=customer_id).on_conflict_do_update(
+                index_elements=[customers.c.customer_id], set_={"customer_id": customer_id}
+            )
+        )
+
+    async def count_since(self, customer_id: str, since: datetime, until: datetime) -> int:
+        count = await self._session.scalar(
+            select(func.count())
+            .select_from(assessments)
+            .where(
+                assessments.c.customer_id == customer_id,
+                assessments.c.requested_at > since,
+                assessments.c.requested_at <= until,
+            )
+        )
+        return int(count or 0)
+
+    async def flush(self) -> list[Event]:
+        """Insert new assessments; return (and clear) the events recorded by everything touched."""
+        events: list[Event] = []
+        for assessment, new in self._seen.values():
+            if new:
+                await self._session.execute(
+                    insert(assessments).values(
+                        payment_id=assessment.payment_id,
+                        customer_id=assessment.customer_id,
+                        requested_at=assessment.requested_at,
+                        decision=assessment.decision.value,
+                        score=assessment.score,
+                        reasons=list(assessment.reasons),
+                    )
+                )
+            events.extend(assessment.events)
+            assessment.events.clear()
+        self._seen = {key: (a, False) for key, (a, _) in self._seen.items()}
+        return events

@@ -1,0 +1,1 @@
+"""Warren inventory service: stock levels, basket reservations, commit and compensation."""

@@ -1,0 +1,183 @@
+"""SQL repositories. Stock moves are single conditional UPDATEs, so concurrent reservations can never take
+more than is available: the database checks ``available >= quantity`` and changes the row in one step, under
+its row lock (PostgreSQL) or write lock (SQLite)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inventory.adapters.tables import reservations, stock
+from inventory.domain.model import Line, Reservation, ReservationStatus, StockLevel, Taken
+from shared.contracts.base import Event
+from shared.messaging.errors import TransientError
+
+
+class ConcurrentReservationUpdate(TransientError):
+    """Another transaction changed the reservation since it was read; the handler runs again."""
+
+
+class SqlStockRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _move(self, sku: str, *, available: int = 0, reserved: int = 0, sold: int = 0) -> int | None:
+        """Apply the deltas if no count would go negative; the new available count, or None if refused."""
+        statement = (
+            update(stock)
+            .where(stock.c.sku == sku)
+            .values(
+                available=stock.c.available + available,
+                reserved=stock.c.reserved + reserved,
+                sold=stock.c.sold + sold,
+            )
+            .returning(stock.c.available)
+        )
+        if available < 0:
+            statement = statement.where(stock.c.available >= -available)
+        if reserved < 0:
+            statement = statement.where(stock.c.reserved >= -reserved)
+        row = (await self._session.execute(statement)).first()
+        return None if row is None else int(row.available)
+
+    async def take(self, lines: tuple[Line, ...]) -> Taken:
+        after: dict[str, int] = {}
+        short: list[str] = []
+        for line in lines:  # sorted by SKU: a fixed lock order, no deadlocks between baskets
+            available = await self._move(line.sku, available=-line.quantity, reserved=line.quantity)
+            if available is None:
+                short.append(line.sku)  # keep going, to name every short SKU
+            else:
+                after[line.sku] = available
+        if not short:
+            return Taken(after)
+        # All or none: give back what this basket took. The rows stay locked by this transaction, so no
+        # other reservation ever saw the partial take.
+        for line in lines:
+            if line.sku in after:
+                await self._move(line.sku, available=line.quantity, reserved=-line.quantity)
+        return Taken({}, tuple(short))
+
+    async def settle(self, lines: tuple[Line, ...]) -> None:
+        for line in lines:
+            if await self._move(line.sku, reserved=-line.quantity, sold=line.quantity) is None:
+                raise RuntimeError(f"reserved count of {line.sku} is below {line.quantity}")
+
+    async def give_back(self, lines: tuple[Line, ...]) -> None:
+        for line in lines:
+            if await self._move(line.sku, available=line.quantity, reserved=-line.quantity) is None:
+                raise RuntimeError(f"reserved count of {line.sku} is below {line.quantity}")
+
+    async def sell_from_available(self, lines: tuple[Line, ...]) -> bool:
+        done: list[Line] = []
+        for line in lines:
+            if await self._move(line.sku, available=-line.quantity, sold=line.quantity) is None:
+                for taken in done:
+                    await self._move(taken.sku, available=taken.quantity, sold=-taken.quantity)
+                return False
+            done.append(line)
+        return True
+
+    async def set_available(self, sku: str, available: int) -> StockLevel:
+        dialect = self._session.get_bind().dialect.name
+        upsert: Any = (pg_insert if dialect == "postgresql" else sqlite_insert)(stock)
+        statement = (
+            upsert.values(sku=sku, available=available, reserved=0, sold=0)
+            .on_conflict_do_update(index_elements=[stock.c.sku], set_={"available": available})
+            .returning(stock.c.sku, stock.c.available, stock.c.reserved, stock.c.sold)
+        )
+        row = (await self._session.execute(statement)).one()
+        return StockLevel(row.sku, row.available, row.reserved, row.sold)
+
+    async def get(self, sku: str) -> StockLevel | None:
+        row = (
+            await self._session.execute(
+                select(stock.c.sku, stock.c.available, stock.c.reserved, stock.c.sold).where(
+                    stock.c.sku == sku
+                )
+            )
+        ).first()
+        return None if row is None else StockLevel(row.sku, row.available, row.reserved, row.sold)
+
+
+class SqlReservationRepository:
+    """Tracks the reservations it hands out; ``flush`` writes them with an optimistic status check."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._seen: dict[str, tuple[Reservation, ReservationStatus | None]] = {}
+
+    async def get(self, payment_id: str) -> Reservation | None:
+        if payment_id in self._seen:
+            return self._seen[payment_id][0]
+        row = (
+            await self._session.execute(
+                select(reservations).where(reservations.c.payment_id == payment_id).with_for_update()
+            )
+        ).first()
+        if row is None:
+            return None
+        reservation = Reservation(
+            payment_id=row.payment_id,
+            reservation_id=row.reservation_id,
+            status=ReservationStatus(row.status),
+            lines=tuple(Line(sku, quantity) for sku, quantity in row.lines),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            reason=row.reason,
+        )
+        self._seen[payment_id] = (reservation, reservation.status)
+        return reservation
+
+    def add(self, reservation: Reservation) -> None:
+        self._seen[reservation.payment_id] = (reservation, None)
+
+    async def expired(self, now: datetime, limit: int) -> list[str]:
+        rows = await self._session.execute(
+            select(reservations.c.payment_id)
+            .where(reservations.c.status == ReservationStatus.RESERVED, reservations.c.expires_at <= now)
+            .order_by(reservations.c.expires_at)
+            .limit(limit)
+        )
+        return [row.payment_id for row in rows]
+
+    async def flush(self) -> list[Event]:
+        """Write new and changed reservations; return (and clear) the events they recorded."""
+        events: list[Event] = []
+        for reservation, loaded_status in self._seen.values():
+            if loaded_status is None:
+                await self._session.execute(insert(reservations).values(**_row(reservation)))
+            elif reservation.status is not loaded_status or reservation.events:
+                result = await self._session.execute(
+                    update(reservations)
+                    .where(
+                        reservations.c.payment_id == reservation.payment_id,
+                        reservations.c.status == loaded_status,
+                    )
+                    .values(**_row(reservation))
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    raise ConcurrentReservationUpdate(
+                        f"reservation of {reservation.payment_id} changed under this transaction"
+                    )
+            events.extend(reservation.events)
+            reservation.events.clear()
+        self._seen = {key: (r, r.status) for key, (r, _) in self._seen.items()}
+        return events
+
+
+def _row(reservation: Reservation) -> dict[str, Any]:
+    return {
+        "payment_id": reservation.payment_id,
+        "reservation_id": reservation.reservation_id,
+        "status": reservation.status.value,
+        "lines": [[line.sku, line.quantity] for line in reservation.lines],
+        "created_at": reservation.created_at,
+        "expires_at": reservation.expires_at,
+        "reason": reservation.reason,
+    }
