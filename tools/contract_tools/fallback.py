@@ -69,7 +69,7 @@ def _inventory_examples() -> Iterable[Contract]:
         {
             "payment_id": "pay-1",
             "reservation_id": "res-1",
-            "items": [{"sku": "sku-1", "quantity": 2, "unit_amount": 1250}],
+            "items": [{"sku": "sku-1", "quantity": 2}],
         }
     )
     yield StockRejected(payment_id="pay-1", reason="insufficient stock", insufficient_skus=("sku-1",))
