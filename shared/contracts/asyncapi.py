@@ -14,7 +14,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from shared.contracts.base import Command, Contract
-from shared.contracts.catalogue import Catalogue, Handler
+from shared.contracts.catalogue import Catalogue, Handler, TaskRoute
 from shared.messaging.envelope import CONTENT_TYPE
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -68,6 +68,7 @@ def build_document(catalogue: Catalogue, *, version: str, vhost: str = "warren")
     }
     _add_routing_key_channels(document, catalogue, vhost)
     _add_queue_channels(document, catalogue, vhost)
+    _add_tasks(document, catalogue, vhost)
     return document
 
 
@@ -245,3 +246,114 @@ def _queue_description(handler: Handler) -> str:
         f"Queue of {handler.service}'s handler {handler.queue.handler}, bound to {bound}. Failed messages go "
         f"through retry tiers to {handler.queue.dlq_name}."
     )
+
+
+def _task_message(task: TaskRoute) -> dict[str, Any]:
+    required = sum(1 for parameter in task.parameters if parameter.required)
+    args: dict[str, Any] = {
+        "type": "array",
+        "description": "Positional arguments: " + (", ".join(p.name for p in task.parameters) or "none"),
+        "minItems": required,
+        "maxItems": len(task.parameters),
+    }
+    if task.parameters:  # a tuple schema may not be empty
+        args["items"] = [{"title": p.name, **p.schema} for p in task.parameters]
+    return {
+        "name": task.name,
+        "title": task.name,
+        "summary": task.summary or f"Celery task {task.name} of {task.service}, run by its workers.",
+        "contentType": CONTENT_TYPE,
+        "headers": {
+            "type": "object",
+            "description": "Celery message protocol 2 headers (the subset Warren relies on).",
+            "properties": {
+                "task": {"type": "string", "const": task.name},
+                "id": {"type": "string", "description": "Task id; deliveries are idempotent on it."},
+                "retries": {"type": "integer", "minimum": 0},
+                "eta": {"type": ["string", "null"], "format": "date-time"},
+            },
+            "required": ["task", "id"],
+        },
+        "payload": {
+            "type": "array",
+            "description": "Celery message protocol 2 body: [args, kwargs, embed].",
+            "items": [args, {"type": "object"}, {"type": "object"}],
+            "minItems": 3,
+            "maxItems": 3,
+        },
+        "tags": [{"name": task.service}],
+        "x-warren-producer": task.service,
+        "x-warren-kind": "task",
+    }
+
+
+def _add_tasks(document: Document, catalogue: Catalogue, vhost: str) -> None:
+    tasks = catalogue.tasks()
+    for task in tasks:
+        document["components"]["messages"][task.key] = _task_message(task)
+    by_key: dict[tuple[str, str], list[TaskRoute]] = defaultdict(list)
+    by_queue: dict[str, list[TaskRoute]] = defaultdict(list)
+    for task in tasks:
+        by_key[(task.exchange, task.routing_key)].append(task)
+        by_queue[task.queue].append(task)
+    for (exchange, key), routed in sorted(by_key.items()):
+        channel_id = f"tasks.{key}"
+        document["channels"][channel_id] = {
+            "address": key,
+            "title": f"{exchange} / {key}",
+            "description": f"Celery task messages for routing key {key} on the exchange {exchange}.",
+            "messages": {task.key: {"$ref": f"#/components/messages/{task.key}"} for task in routed},
+            "bindings": {
+                "amqp": {
+                    "is": "routingKey",
+                    "exchange": {**_exchange_binding(exchange, vhost), "type": routed[0].exchange_type},
+                    "bindingVersion": AMQP_BINDING_VERSION,
+                }
+            },
+            "x-warren-exchange": exchange,
+        }
+        for task in routed:
+            document["operations"][f"{task.service}.send.{task.key}"] = {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{channel_id}"},
+                "title": f"{task.service} dispatches {task.name}",
+                "summary": f"{task.service} dispatches {task.name} through its outbox (or beat, for sweeps).",
+                "tags": [{"name": task.service}],
+                "messages": [_message_ref(channel_id, task.key)],
+                "x-warren-service": task.service,
+            }
+    for queue, routed in sorted(by_queue.items()):
+        channel_id = f"queue.{queue}"
+        service = routed[0].service
+        document["channels"][channel_id] = {
+            "address": queue,
+            "title": f"queue {queue}",
+            "description": f"Celery task queue of {service}: {', '.join(task.name for task in routed)}.",
+            "messages": {task.key: {"$ref": f"#/components/messages/{task.key}"} for task in routed},
+            "bindings": {
+                "amqp": {
+                    "is": "queue",
+                    "queue": {
+                        "name": queue,
+                        "durable": True,
+                        "exclusive": False,
+                        "autoDelete": False,
+                        "vhost": f"/{vhost}",
+                    },
+                    "bindingVersion": AMQP_BINDING_VERSION,
+                }
+            },
+            "x-warren-bindings": [
+                {"exchange": task.exchange, "pattern": task.routing_key} for task in routed
+            ],
+        }
+        document["operations"][f"{queue}.receive"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "title": f"{service} workers run {queue}",
+            "summary": "Celery workers consume with acks_late.",
+            "tags": [{"name": service}],
+            "messages": [_message_ref(channel_id, task.key) for task in routed],
+            "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
+            "x-warren-service": service,
+        }

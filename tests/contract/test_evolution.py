@@ -160,7 +160,7 @@ def test_a_constraint_change_is_breaking_when_bounds_change() -> None:
 
 
 def test_a_new_message_type_is_compatible_when_it_has_no_snapshot() -> None:
-    reported = check_evolution({}, {"payment.sample.v1": Sample}, date(2026, 1, 1))
+    reported = check_evolution({}, {"payment.sample.v1": snapshot(Sample)}, date(2026, 1, 1))
 
     assert reported == [Change("payment.sample.v1", "", "new message type (no snapshot yet)", breaking=False)]
 

@@ -10,7 +10,10 @@ A service ``<name>`` (installed package, ``services/<name>/``) declares, in ``<n
 
 and, as a producer, in ``<name>/entrypoints/contract_examples.py``:
 
-- ``examples()``: an iterable of contract instances built by the service's real domain code.
+- ``examples()``: an iterable of contract instances built by the service's real domain code;
+
+and, with Celery tasks, its app as ``app`` in ``<name>/entrypoints/celery_app.py`` (see
+:mod:`contract_tools.celery_tasks`).
 
 Where a service has no ``examples()``, ``tests/contract/producers/<name>.py`` (the same function, written
 against the service's domain code by the contract owners) stands in. A service that declares nothing yet is
@@ -27,10 +30,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import cast
 
+from celery import Celery
+
 import shared.contracts  # noqa: F401  # registers every contract module
 from contract_tools import fallback
+from contract_tools.celery_tasks import CELERY_MODULE, task_routes
 from shared.contracts.base import Contract, registered_contracts
-from shared.contracts.catalogue import Catalogue, ExampleSource, ServiceDeclaration, topic_matches
+from shared.contracts.catalogue import Catalogue, ExampleSource, ServiceDeclaration, TaskRoute, topic_matches
 from shared.messaging.topology import Topology
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,7 +147,17 @@ def load_service(service: str, fallbacks: list[str]) -> ServiceDeclaration | Non
             f"{service}: example messages (fallback.py: no {EXAMPLES_MODULE.format(service=service)})"
         )
         examples = standby.examples
-    return replace(declaration, examples=examples)
+    return replace(declaration, examples=examples, tasks=_tasks(service))
+
+
+def _tasks(service: str) -> tuple[TaskRoute, ...]:
+    module = _import(CELERY_MODULE.format(service=service), service)
+    if module is None:
+        return ()
+    app = getattr(module, "app", None)
+    if not isinstance(app, Celery):
+        raise TypeError(f"{module.__name__} must expose its Celery app as `app`")
+    return task_routes(service, app)
 
 
 def load(names: Iterable[str] | None = None) -> Loaded:
