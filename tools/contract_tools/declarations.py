@@ -53,14 +53,17 @@ class Loaded:
     fallbacks: list[str] = field(default_factory=list)
 
 
+def suite_contracts() -> list[type[Contract]]:
+    """The suite's own contracts: tests may register throwaway models in the same process."""
+    return [
+        model for model in registered_contracts().values() if model.__module__.startswith("shared.contracts.")
+    ]
+
+
 def service_names() -> list[str]:
     """Every service: each ``services/<name>/`` package, each producer of a contract, each fallback."""
     names = {path.parent.name for path in (REPO / "services").glob("*/pyproject.toml")}
-    names |= {
-        model.producer
-        for model in registered_contracts().values()
-        if model.__module__.startswith("shared.contracts.")
-    }
+    names |= {model.producer for model in suite_contracts()}
     names |= set(fallback.SERVICES)
     return sorted(names)
 
@@ -95,7 +98,7 @@ def _declared_topology(service: str, notes: list[str]) -> ServiceDeclaration | N
 
 
 def _inferred_accepts(topology: Topology) -> dict[str, tuple[type[Contract], ...]]:
-    contracts = registered_contracts().values()
+    contracts = suite_contracts()
     return {
         queue.handler: tuple(
             model
@@ -172,9 +175,5 @@ def load(names: Iterable[str] | None = None) -> Loaded:
         declaration = load_service(name, fallbacks)
         if declaration is not None:
             services.append(declaration)
-    # Only the suite's own contracts: tests may register throwaway models in the same process.
-    contracts = [
-        model for model in registered_contracts().values() if model.__module__.startswith("shared.contracts.")
-    ]
-    catalogue = Catalogue.build(services, contracts)
+    catalogue = Catalogue.build(services, suite_contracts())
     return Loaded(catalogue, fallbacks)
