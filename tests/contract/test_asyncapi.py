@@ -30,7 +30,8 @@ def test_every_contract_is_a_message_with_its_payload_schema_when_generated(load
     document = build_document(loaded.catalogue, version="test")
 
     messages = document["components"]["messages"]
-    assert set(messages) == {model.message_type for model in loaded.catalogue.contracts}
+    tasks = {task.key for task in loaded.catalogue.tasks()}
+    assert set(messages) - tasks == {model.message_type for model in loaded.catalogue.contracts}
     for model in loaded.catalogue.contracts:
         message = messages[model.message_type]
         payload = resolve(document, message["payload"]["$ref"])
@@ -61,6 +62,11 @@ def test_operations_say_who_sends_and_who_receives_when_generated(loaded: Loaded
         ]
         received = {resolve(document, ref["$ref"])["$ref"].rsplit("/", 1)[1] for ref in receive["messages"]}
         assert received == handler.accepted_types()
+    for task in loaded.catalogue.tasks():
+        send = operations[f"{task.service}.send.{task.key}"]
+        assert resolve(document, send["channel"]["$ref"])["bindings"]["amqp"]["exchange"]["name"] == task.exchange
+        receive = operations[f"{task.queue}.receive"]
+        assert resolve(document, receive["channel"]["$ref"])["address"] == task.queue
 
 
 def test_official_parser_accepts_the_committed_document_when_validating() -> None:

@@ -1,7 +1,7 @@
 """Read a service's Celery task messages from its Celery app: names, routes and argument schemas.
 
 A service with Celery tasks exposes its app as ``app`` in ``<service>/entrypoints/celery_app.py`` (building it
-must not connect). Routes come from the app's own router and queues; argument schemas from the task
+must not connect) and names its tasks ``<service>.<task>``. Routes come from the app's own router and queues; argument schemas from the task
 functions' type hints (pydantic), so the catalogue is derived from the code that dispatches and runs them.
 """
 
@@ -31,10 +31,13 @@ def _schema(annotation: Any) -> dict[str, Any]:
 
 
 def task_routes(service: str, app: Celery) -> tuple[TaskRoute, ...]:
-    """Every task registered on ``app`` (Celery's own ``celery.*`` tasks aside), routed as the app routes it."""
+    """Every task ``<service>.*`` registered on ``app``, routed as the app routes it.
+
+    Only the service's own names count: Celery hands every "shared" task to every app in the process.
+    """
     routes = []
     for name, task in sorted(app.tasks.items()):
-        if name.startswith("celery."):
+        if not name.startswith(f"{service}."):
             continue
         queue = app.amqp.router.route({}, name)["queue"]
         hints = typing.get_type_hints(task.run)
