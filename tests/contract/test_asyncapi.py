@@ -64,7 +64,10 @@ def test_operations_say_who_sends_and_who_receives_when_generated(loaded: Loaded
         assert received == handler.accepted_types()
     for task in loaded.catalogue.tasks():
         send = operations[f"{task.service}.send.{task.key}"]
-        assert resolve(document, send["channel"]["$ref"])["bindings"]["amqp"]["exchange"]["name"] == task.exchange
+        assert (
+            resolve(document, send["channel"]["$ref"])["bindings"]["amqp"]["exchange"]["name"]
+            == task.exchange
+        )
         receive = operations[f"{task.queue}.receive"]
         assert resolve(document, receive["channel"]["$ref"])["address"] == task.queue
 
