@@ -10,7 +10,7 @@ version stays registered with ``deprecated_until`` so consumers keep accepting i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -110,6 +110,23 @@ def check_evolution(
             detail = f"message type removed while consumers may still receive it ({window})"
             changes.append(Change(message_type, "", detail, breaking=True))
     return changes
+
+
+def check_versions(contracts: Iterable[type[Contract]]) -> list[str]:
+    """Every superseded version (a higher version of its fact exists) must say how long consumers accept it."""
+    by_fact: dict[str, list[type[Contract]]] = {}
+    for model in contracts:
+        by_fact.setdefault(model.routing_key(), []).append(model)
+    problems = []
+    for fact, models in sorted(by_fact.items()):
+        latest = max(model.version() for model in models)
+        for model in sorted(models, key=lambda m: m.version()):
+            if model.version() < latest and model.deprecated_until is None:
+                problems.append(
+                    f"{model.message_type} is superseded by {fact}.v{latest} but sets no deprecated_until: "
+                    "declare the window during which consumers keep accepting it"
+                )
+    return problems
 
 
 def _resolve(node: Schema, root: Schema) -> Schema:

@@ -94,6 +94,9 @@ def check(catalogue: Catalogue, today: date) -> Report:
         for change in changes
         if change.breaking
     ]
+    report.sections["versions: every superseded version has a deprecation window"] = evolution.check_versions(
+        catalogue.contracts
+    )
     report.sections["snapshots: contracts/schemas/ matches the code"] = [
         f"{change}: {UPDATE_HINT}" for change in changes if not change.breaking
     ]
