@@ -60,7 +60,10 @@ def build_document(catalogue: Catalogue, *, version: str, vhost: str = "warren")
             },
             "correlationIds": {
                 "correlation": {
-                    "description": "The AMQP correlation_id property: shared by every message of one checkout.",
+                    "description": (
+                        "The AMQP correlation_id message property (runtime expressions call AMQP properties "
+                        "headers): shared by every message of one checkout."
+                    ),
                     "location": "$message.header#/correlation_id",
                 }
             },
@@ -88,7 +91,6 @@ _ENVELOPE_HEADERS: dict[str, Any] = {
         },
         "causation_id": {"type": "string", "description": "message_id of the message that caused this one."},
         "traceparent": {"type": "string", "description": "W3C trace context of the producing span."},
-        "correlation_id": {"type": "string", "description": "Mirror of the AMQP correlation_id property."},
     },
     "required": ["occurred_at"],
 }
