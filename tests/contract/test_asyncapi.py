@@ -4,6 +4,7 @@ from typing import Any
 
 from contract_tools import artefacts, parser
 from contract_tools.declarations import Loaded
+from contract_tools.html import render_html
 
 from shared.contracts.asyncapi import build_document
 
@@ -90,3 +91,15 @@ def test_official_parser_rejects_a_document_when_a_reference_dangles(tmp_path: P
 
     assert result.returncode == 1
     assert "does not exist" in result.stderr
+
+
+def test_the_html_page_lists_every_channel_and_message_when_rendered(loaded: Loaded) -> None:
+    document = build_document(loaded.catalogue, version="test")
+
+    page = render_html(document)
+
+    for channel in document["channels"].values():
+        assert f"<code>{channel['address']}</code>" in page
+    for key in document["components"]["messages"]:
+        assert f"<h3 id='{key}'>" in page
+    assert "<code>customer.email</code>" in page  # nested fields are listed with their path
