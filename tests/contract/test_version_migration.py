@@ -43,7 +43,9 @@ def suite(accepts: tuple[type[Contract], ...]) -> Catalogue:
     shop = ServiceDeclaration(
         name="shop",
         topology=Topology(
-            service="shop", queues=(handler_queue("shop", "on_shipped", [("depot.events", "depot.shipped")]),)
+            service="shop",
+            queues=(handler_queue("shop", "on_shipped", [("depot.events", "depot.shipped")]),),
+            consumes_from=("depot.events",),
         ),
         accepts={"on_shipped": accepts},
     )
