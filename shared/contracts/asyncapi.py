@@ -13,12 +13,19 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from shared.contracts.asyncapi_amqp import (
+    AMQP_BINDING_VERSION,
+    component_message,
+    exchange_binding,
+    message_ref,
+    queue_binding,
+)
+from shared.contracts.asyncapi_tasks import add_tasks
 from shared.contracts.base import Command, Contract
-from shared.contracts.catalogue import Catalogue, Handler, TaskRoute
+from shared.contracts.catalogue import Catalogue, Handler
 from shared.messaging.envelope import CONTENT_TYPE
 
 ASYNCAPI_VERSION = "3.0.0"
-AMQP_BINDING_VERSION = "0.3.0"
 _SCHEMA_REF = "#/components/schemas/{model}"
 
 Document = dict[str, Any]
@@ -71,7 +78,7 @@ def build_document(catalogue: Catalogue, *, version: str, vhost: str = "warren")
     }
     _add_routing_key_channels(document, catalogue, vhost)
     _add_queue_channels(document, catalogue, vhost)
-    _add_tasks(document, catalogue, vhost)
+    add_tasks(document, catalogue.tasks(), vhost)
     return document
 
 
@@ -137,20 +144,6 @@ def _summary(model: type[Contract]) -> str:
     return " ".join(doc.split("\n\n")[0].split())
 
 
-def _exchange_binding(exchange: str, vhost: str) -> dict[str, Any]:
-    return {
-        "name": exchange,
-        "type": "topic",
-        "durable": True,
-        "autoDelete": False,
-        "vhost": f"/{vhost}" if not vhost.startswith("/") else vhost,
-    }
-
-
-def _message_ref(channel: str, message_type: str) -> dict[str, str]:
-    return {"$ref": f"#/channels/{channel}/messages/{message_type}"}
-
-
 def _add_routing_key_channels(document: Document, catalogue: Catalogue, vhost: str) -> None:
     by_key: dict[tuple[str, str], list[type[Contract]]] = defaultdict(list)
     for model in catalogue.contracts:
@@ -168,14 +161,11 @@ def _add_routing_key_channels(document: Document, catalogue: Catalogue, vhost: s
             "address": key,
             "title": f"{exchange} / {key}",
             "description": f"Routing key {key} on the topic exchange {exchange}. Consumed by: {consumed_by}.",
-            "messages": {
-                model.message_type: {"$ref": f"#/components/messages/{model.message_type}"}
-                for model in models
-            },
+            "messages": {model.message_type: component_message(model.message_type) for model in models},
             "bindings": {
                 "amqp": {
                     "is": "routingKey",
-                    "exchange": _exchange_binding(exchange, vhost),
+                    "exchange": exchange_binding(exchange, vhost),
                     "bindingVersion": AMQP_BINDING_VERSION,
                 }
             },
@@ -188,7 +178,7 @@ def _add_routing_key_channels(document: Document, catalogue: Catalogue, vhost: s
             "title": f"{producer} publishes {key}",
             "summary": f"{producer} publishes {', '.join(m.message_type for m in models)} through its outbox.",
             "tags": [{"name": producer}],
-            "messages": [_message_ref(channel_id, model.message_type) for model in models],
+            "messages": [message_ref(channel_id, model.message_type) for model in models],
             "bindings": {
                 "amqp": {"deliveryMode": 2, "mandatory": True, "bindingVersion": AMQP_BINDING_VERSION}
             },
@@ -204,22 +194,10 @@ def _add_queue_channels(document: Document, catalogue: Catalogue, vhost: str) ->
             "title": f"queue {handler.name}",
             "description": _queue_description(handler),
             "messages": {
-                model.message_type: {"$ref": f"#/components/messages/{model.message_type}"}
+                model.message_type: component_message(model.message_type)
                 for model in sorted(handler.accepts, key=lambda m: m.message_type)
             },
-            "bindings": {
-                "amqp": {
-                    "is": "queue",
-                    "queue": {
-                        "name": handler.name,
-                        "durable": True,
-                        "exclusive": False,
-                        "autoDelete": False,
-                        "vhost": f"/{vhost}",
-                    },
-                    "bindingVersion": AMQP_BINDING_VERSION,
-                }
-            },
+            "bindings": {"amqp": queue_binding(handler.name, vhost)},
             "x-warren-bindings": [
                 {"exchange": binding.exchange, "pattern": binding.pattern} for binding in handler.bindings
             ],
@@ -234,7 +212,7 @@ def _add_queue_channels(document: Document, catalogue: Catalogue, vhost: str) ->
             "summary": f"{handler.service}'s handler {handler.queue.handler} consumes with manual acks.",
             "tags": [{"name": handler.service}],
             "messages": [
-                _message_ref(channel_id, model.message_type)
+                message_ref(channel_id, model.message_type)
                 for model in sorted(handler.accepts, key=lambda m: m.message_type)
             ],
             "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
@@ -248,114 +226,3 @@ def _queue_description(handler: Handler) -> str:
         f"Queue of {handler.service}'s handler {handler.queue.handler}, bound to {bound}. Failed messages go "
         f"through retry tiers to {handler.queue.dlq_name}."
     )
-
-
-def _task_message(task: TaskRoute) -> dict[str, Any]:
-    required = sum(1 for parameter in task.parameters if parameter.required)
-    args: dict[str, Any] = {
-        "type": "array",
-        "description": "Positional arguments: " + (", ".join(p.name for p in task.parameters) or "none"),
-        "minItems": required,
-        "maxItems": len(task.parameters),
-    }
-    if task.parameters:  # a tuple schema may not be empty
-        args["items"] = [{"title": p.name, **p.schema} for p in task.parameters]
-    return {
-        "name": task.name,
-        "title": task.name,
-        "summary": task.summary or f"Celery task {task.name} of {task.service}, run by its workers.",
-        "contentType": CONTENT_TYPE,
-        "headers": {
-            "type": "object",
-            "description": "Celery message protocol 2 headers (the subset Warren relies on).",
-            "properties": {
-                "task": {"type": "string", "const": task.name},
-                "id": {"type": "string", "description": "Task id; deliveries are idempotent on it."},
-                "retries": {"type": "integer", "minimum": 0},
-                "eta": {"type": ["string", "null"], "format": "date-time"},
-            },
-            "required": ["task", "id"],
-        },
-        "payload": {
-            "type": "array",
-            "description": "Celery message protocol 2 body: [args, kwargs, embed].",
-            "items": [args, {"type": "object"}, {"type": "object"}],
-            "minItems": 3,
-            "maxItems": 3,
-        },
-        "tags": [{"name": task.service}],
-        "x-warren-producer": task.service,
-        "x-warren-kind": "task",
-    }
-
-
-def _add_tasks(document: Document, catalogue: Catalogue, vhost: str) -> None:
-    tasks = catalogue.tasks()
-    for task in tasks:
-        document["components"]["messages"][task.key] = _task_message(task)
-    by_key: dict[tuple[str, str], list[TaskRoute]] = defaultdict(list)
-    by_queue: dict[str, list[TaskRoute]] = defaultdict(list)
-    for task in tasks:
-        by_key[(task.exchange, task.routing_key)].append(task)
-        by_queue[task.queue].append(task)
-    for (exchange, key), routed in sorted(by_key.items()):
-        channel_id = f"tasks.{key}"
-        document["channels"][channel_id] = {
-            "address": key,
-            "title": f"{exchange} / {key}",
-            "description": f"Celery task messages for routing key {key} on the exchange {exchange}.",
-            "messages": {task.key: {"$ref": f"#/components/messages/{task.key}"} for task in routed},
-            "bindings": {
-                "amqp": {
-                    "is": "routingKey",
-                    "exchange": {**_exchange_binding(exchange, vhost), "type": routed[0].exchange_type},
-                    "bindingVersion": AMQP_BINDING_VERSION,
-                }
-            },
-            "x-warren-exchange": exchange,
-        }
-        for task in routed:
-            document["operations"][f"{task.service}.send.{task.key}"] = {
-                "action": "send",
-                "channel": {"$ref": f"#/channels/{channel_id}"},
-                "title": f"{task.service} dispatches {task.name}",
-                "summary": f"{task.service} dispatches {task.name} through its outbox (or beat, for sweeps).",
-                "tags": [{"name": task.service}],
-                "messages": [_message_ref(channel_id, task.key)],
-                "x-warren-service": task.service,
-            }
-    for queue, routed in sorted(by_queue.items()):
-        channel_id = f"queue.{queue}"
-        service = routed[0].service
-        document["channels"][channel_id] = {
-            "address": queue,
-            "title": f"queue {queue}",
-            "description": f"Celery task queue of {service}: {', '.join(task.name for task in routed)}.",
-            "messages": {task.key: {"$ref": f"#/components/messages/{task.key}"} for task in routed},
-            "bindings": {
-                "amqp": {
-                    "is": "queue",
-                    "queue": {
-                        "name": queue,
-                        "durable": True,
-                        "exclusive": False,
-                        "autoDelete": False,
-                        "vhost": f"/{vhost}",
-                    },
-                    "bindingVersion": AMQP_BINDING_VERSION,
-                }
-            },
-            "x-warren-bindings": [
-                {"exchange": task.exchange, "pattern": task.routing_key} for task in routed
-            ],
-        }
-        document["operations"][f"{queue}.receive"] = {
-            "action": "receive",
-            "channel": {"$ref": f"#/channels/{channel_id}"},
-            "title": f"{service} workers run {queue}",
-            "summary": "Celery workers consume with acks_late.",
-            "tags": [{"name": service}],
-            "messages": [_message_ref(channel_id, task.key) for task in routed],
-            "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
-            "x-warren-service": service,
-        }
