@@ -47,3 +47,14 @@ def test_the_cli_exits_zero_and_reports_every_section_when_contracts_hold() -> N
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok   consumers: every expectation holds against its producer" in result.stdout
     assert "ok   routing: bindings and routing keys meet" in result.stdout
+
+
+def test_every_contract_lives_in_its_producers_module_when_registered(loaded: Loaded) -> None:
+    misplaced = [
+        f"{model.message_type} ({model.__module__}, producer {model.producer})"
+        for model in loaded.catalogue.contracts
+        if model.__module__ != f"shared.contracts.{model.producer}"
+        or model.routing_key().split(".")[0] != model.producer
+    ]
+
+    assert misplaced == []
