@@ -123,3 +123,19 @@ def test_the_fallback_is_used_and_reported_when_a_service_declares_nothing(
 
 def test_nothing_is_loaded_when_a_service_neither_declares_nor_has_a_fallback() -> None:
     assert load_service("fakesvc_unknown", []) is None
+
+
+def test_consumers_module_is_not_imported_when_topology_declares_everything(package: Path) -> None:
+    write_service(
+        package,
+        "fakesvc_lazy",
+        {
+            "entrypoints/topology.py": TOPOLOGY.format(name="fakesvc_lazy"),
+            "entrypoints/consumers.py": "raise RuntimeError('runtime wiring imported')\n",
+        },
+    )
+
+    declaration = load_service("fakesvc_lazy", [])
+
+    assert declaration is not None
+    assert "fakesvc_lazy.entrypoints.consumers" not in sys.modules

@@ -80,7 +80,13 @@ def _import(module: str, service: str) -> ModuleType | None:
 
 
 def _declared_topology(service: str, notes: list[str]) -> ServiceDeclaration | None:
-    modules = [m for m in (_import(t.format(service=service), service) for t in TOPOLOGY_MODULES) if m]
+    modules: list[ModuleType] = []
+    for template in TOPOLOGY_MODULES:  # the next module only when the first does not declare both
+        module = _import(template.format(service=service), service)
+        if module is not None:
+            modules.append(module)
+            if hasattr(module, "TOPOLOGY") and hasattr(module, "ACCEPTS"):
+                break
     topology = next((m.TOPOLOGY for m in modules if hasattr(m, "TOPOLOGY")), None)
     if topology is None:
         return None
