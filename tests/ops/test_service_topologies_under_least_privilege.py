@@ -1,0 +1,42 @@
+"""Every installed service can declare its real topology with its own least-privilege user, and the drift
+check then finds nothing: the permission model, the messaging runtime and the CLI agree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aio_pika
+import pytest
+
+from shared.messaging.declare import declare
+from warrenctl.access import SERVICES
+from warrenctl.drift import compare, expected_from_topologies, load_topologies
+
+pytestmark = pytest.mark.integration
+
+TOPOLOGIES = load_topologies(SERVICES)
+
+
+def test_at_least_one_service_topology_is_installed_when_services_are_merged() -> None:
+    assert TOPOLOGIES, "no service exposes TOPOLOGY in <service>.entrypoints.topology"
+
+
+@pytest.mark.parametrize("service", sorted(TOPOLOGIES))
+async def test_service_declares_its_topology_when_using_its_own_user(applied_model: Any, service: str) -> None:
+    connection = await aio_pika.connect(applied_model.url(service))
+    async with connection:
+        await declare(connection, TOPOLOGIES[service])
+
+
+async def test_drift_is_empty_when_every_service_declared_its_topology(applied_model: Any, broker_admin: Any) -> None:
+    for service, topology in TOPOLOGIES.items():
+        async with await aio_pika.connect(applied_model.url(service)) as connection:
+            await declare(connection, topology)
+    vhost = applied_model.vhost
+    drifts = compare(
+        expected_from_topologies(TOPOLOGIES),
+        broker_admin.exchanges(vhost),
+        broker_admin.queues(vhost),
+        broker_admin.bindings(vhost),
+    )
+    assert drifts == []
