@@ -22,13 +22,17 @@ def test_at_least_one_service_topology_is_installed_when_services_are_merged() -
 
 
 @pytest.mark.parametrize("service", sorted(TOPOLOGIES))
-async def test_service_declares_its_topology_when_using_its_own_user(applied_model: Any, service: str) -> None:
+async def test_service_declares_its_topology_when_using_its_own_user(
+    applied_model: Any, service: str
+) -> None:
     connection = await aio_pika.connect(applied_model.url(service))
     async with connection:
         await declare(connection, TOPOLOGIES[service])
 
 
-async def test_drift_is_empty_when_every_service_declared_its_topology(applied_model: Any, broker_admin: Any) -> None:
+async def test_drift_is_empty_when_every_service_declared_its_topology(
+    applied_model: Any, broker_admin: Any
+) -> None:
     for service, topology in TOPOLOGIES.items():
         async with await aio_pika.connect(applied_model.url(service)) as connection:
             await declare(connection, topology)
