@@ -98,3 +98,11 @@ contract: install $(ASYNCAPI_TOOLS)/node_modules/.installed
 # (ACCEPT_BREAKING="payment.captured.v1 ..." overrides, for types never released).
 contract-update: install
 	$(CONTRACT_TOOL) update $(foreach type,$(ACCEPT_BREAKING),--accept-breaking $(type))
+
+# -- checkout saga (payment helper): end-to-end tests and the gateway sandbox on its own -----------------------
+.PHONY: e2e gateway-sandbox
+e2e: install infra
+	$(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+gateway-sandbox: install
+	$(BIN)/python -m gateway_sandbox

@@ -1,0 +1,1 @@
+"""Warren notification service: every customer-facing outcome becomes exactly one delivered message."""

@@ -1,0 +1,26 @@
+"""Running the alembic migrations programmatically (``python -m notification migrate``, tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url)
+    return config
+
+
+def upgrade(database_url: str) -> None:
+    """Bring the database at ``database_url`` to the latest schema."""
+    if database_url.startswith("sqlite") and ":///" in database_url:
+        path = database_url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(database_url), "head")

@@ -1,0 +1,19 @@
+"""Names of the delivery tasks and their queues: one queue per channel, so a slow channel blocks no other."""
+
+from __future__ import annotations
+
+from notification.domain.model import Channel
+
+DELIVER_TASK = {
+    Channel.EMAIL: "notification.deliver_email",
+    Channel.WEBHOOK: "notification.deliver_webhook",
+}
+QUEUE = {
+    Channel.EMAIL: "notifications.email",
+    Channel.WEBHOOK: "notifications.webhook",
+}
+MAINTENANCE_QUEUE = "notifications.maintenance"
+SWEEP_TASKS = {
+    "stalled": "notification.redispatch_stalled",
+    "retention": "notification.sweep_retention",
+}

@@ -1,0 +1,124 @@
+"""Fixtures for delivery tests: a migrated PostgreSQL database, the mail sink in-process on free ports, a
+real Celery worker subprocess on the test's own vhost, and a producer app to dispatch tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from celery import Celery
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from mailsink.server import MailSink
+from notification.adapters.migrating import upgrade
+from notification.adapters.rendering import Renderer
+from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
+from notification.config import NotificationSettings
+from notification.domain.decisions import Audience
+from notification.entrypoints.celery_app import create_celery_app
+from notification.entrypoints.task_topology import declare_task_topology
+from notification.service_layer.handlers import notify
+from notification.tests.harness import Worker
+from shared.contracts.base import Contract
+from shared.messaging.envelope import Envelope
+from shared.messaging.management import ManagementClient
+from shared.testing.waiting import wait_for
+
+
+@pytest.fixture
+async def database(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    await asyncio.to_thread(upgrade, postgres_url)
+    engine = create_async_engine(postgres_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sink(tmp_path: Path) -> AsyncIterator[MailSink]:
+    server = MailSink(tmp_path / "mail", smtp_port=0, http_port=0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def worker_env(amqp_url: str, postgres_url: str, sink: MailSink) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NOTIFICATION_")}
+    env.update(
+        {
+            "NOTIFICATION_AMQP_URL": amqp_url,
+            "NOTIFICATION_DATABASE_URL": postgres_url,
+            "NOTIFICATION_SMTP_HOST": "127.0.0.1",
+            "NOTIFICATION_SMTP_PORT": str(sink.smtp_port),
+            "NOTIFICATION_SMTP_TIMEOUT_SECONDS": "5",
+            "NOTIFICATION_RETRY_BASE_SECONDS": "1",
+            "NOTIFICATION_RETRY_MAX_SECONDS": "2",
+            "NOTIFICATION_MAX_ATTEMPTS": "40",
+            "NOTIFICATION_WEBHOOK_SECRET": "test-secret",
+        }
+    )
+    return env
+
+
+@pytest.fixture
+async def start_worker(
+    worker_env: dict[str, str], vhost: str, rabbit_admin: ManagementClient, tmp_path: Path
+) -> AsyncIterator[Callable[..., Any]]:
+    workers: list[Worker] = []
+
+    async def start(**overrides: str) -> Worker:
+        worker = Worker({**worker_env, **overrides}, tmp_path / f"worker-{len(workers)}.log")
+        workers.append(worker)
+
+        async def consuming() -> bool:
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{worker.log()}")
+            try:
+                queue = await rabbit_admin.queue(vhost, "notifications.email")
+            except httpx.HTTPStatusError:
+                return False
+            return bool(queue.get("consumers")) and bool(worker.children())
+
+        await wait_for(consuming, timeout=60, interval=0.2, message="celery worker consuming")
+        return worker
+
+    yield start
+    for worker in workers:
+        await asyncio.to_thread(worker.stop)
+
+
+@pytest.fixture
+def producer(amqp_url: str, postgres_url: str) -> Iterator[Celery]:
+    app = create_celery_app(NotificationSettings(amqp_url=amqp_url, database_url=postgres_url))
+    declare_task_topology(app)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def audience() -> Audience:
+    return Audience(operator_email="ops@warren.test")
+
+
+@pytest.fixture
+def decide_and_dispatch(database: AsyncEngine, producer: Celery, audience: Audience) -> Callable[..., Any]:
+    """Run the deciding handler on an event, then publish the tasks its unit of work dispatched."""
+    renderer = Renderer()
+
+    async def run(
+        event: Contract, envelope: Envelope, *, audience_override: Audience | None = None
+    ) -> list[str]:
+        uow = SqlNotificationUnitOfWork(async_sessionmaker(database, expire_on_commit=False))
+        created = await notify(
+            event, envelope, uow=uow, audience=audience_override or audience, renderer=renderer
+        )
+        for task in uow.dispatched:
+            await asyncio.to_thread(producer.send_task, task.name, args=list(task.args), queue=task.queue)
+        return created
+
+    return run
