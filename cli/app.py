@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from warrenctl import breakers as breaker_metrics
 from warrenctl import broker_setup, deadletters, demo, drift, outbox
 from warrenctl.access import SERVICES, VHOST, all_accounts
 from warrenctl.broker_admin import BrokerAdmin, BrokerRefused, BrokerUnreachable
@@ -440,6 +441,28 @@ def outbox_retry(
             f"no failed row {row_id} in {service}'s outbox" if row_id is not None else "no failed rows", 1
         )
     console.print(f"{result} row(s) of {service} back to pending")
+
+
+# ---- breakers --------------------------------------------------------------------------------------------
+
+
+@app.command("breakers")
+def breakers(host: str = "127.0.0.1") -> None:
+    """Circuit breaker state per dependency and handlers paused by an open breaker, from each /metrics."""
+    urls = {service: f"http://{host}:{port}/metrics" for service, port in SERVICE_PORTS.items()}
+    readings, errors = breaker_metrics.scrape(urls)
+    table = Table(title="circuit breakers")
+    for column in ("service", "kind", "name", "state"):
+        table.add_column(column)
+    colours = {"open": "red", "paused": "red", "half-open": "yellow"}
+    for reading in readings:
+        colour = colours.get(reading.state, "green")
+        table.add_row(reading.service, reading.kind, reading.name, f"[{colour}]{reading.state}[/]")
+    for service, error in errors.items():
+        table.add_row(service, "-", "-", f"[red]unreachable: {error}"[:100])
+    console.print(table)
+    if any(r.state in {"open", "paused"} for r in readings):
+        raise typer.Exit(1)
 
 
 # ---- topology --------------------------------------------------------------------------------------------
