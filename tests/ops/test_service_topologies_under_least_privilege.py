@@ -9,7 +9,8 @@ import aio_pika
 import pytest
 
 from shared.messaging.declare import declare
-from warrenctl.access import SERVICES
+from shared.messaging.topology import events_exchange
+from warrenctl.access import SERVICES, SUBSCRIPTIONS
 from warrenctl.drift import compare, expected_from_topologies, load_topologies
 
 pytestmark = pytest.mark.integration
@@ -44,3 +45,11 @@ async def test_drift_is_empty_when_every_service_declared_its_topology(
         broker_admin.bindings(vhost),
     )
     assert drifts == []
+
+
+@pytest.mark.parametrize("service", sorted(TOPOLOGIES))
+def test_read_access_covers_exactly_the_exchanges_a_service_binds_to(service: str) -> None:
+    topology = TOPOLOGIES[service]
+    bound = {b.exchange for q in topology.queues for b in q.bindings} | set(topology.consumes_from)
+    foreign = {name for name in bound if not name.startswith(f"{service}.")}
+    assert {events_exchange(source) for source in SUBSCRIPTIONS[service]} == foreign
