@@ -5,6 +5,7 @@ module or data file (migrations, templates) missing from a package, which an edi
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,23 +25,25 @@ PACKAGES = [
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("image") / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-        ]
-        + [str(ROOT / package) for package in PACKAGES],
-        check=True,
-        capture_output=True,
-    )
+    root = tmp_path_factory.mktemp("image")
+    # Build from a clean copy, as the image's build context is (.dockerignore): no build/ or egg-info left
+    # over from an earlier build can smuggle in a file the package no longer lists, and the tree stays clean.
+    ignore = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests")
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, root / "src" / package, ignore=ignore)
+    target = root / "site"
+    pip = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        "--target",
+        str(target),
+    ]
+    subprocess.run(pip + [str(root / "src" / p) for p in PACKAGES], check=True, capture_output=True)
     return target
 
 
