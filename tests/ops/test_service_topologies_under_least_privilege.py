@@ -10,6 +10,7 @@ import pytest
 
 from shared.messaging.declare import declare
 from shared.messaging.topology import events_exchange
+from shared.testing.waiting import wait_for
 from warrenctl.access import SERVICES, SUBSCRIPTIONS
 from warrenctl.drift import compare, expected_from_topologies, load_topologies
 
@@ -53,3 +54,27 @@ def test_read_access_covers_exactly_the_exchanges_a_service_binds_to(service: st
     bound = {b.exchange for q in topology.queues for b in q.bindings} | set(topology.consumes_from)
     foreign = {name for name in bound if not name.startswith(f"{service}.")}
     assert {events_exchange(source) for source in SUBSCRIPTIONS[service]} == foreign
+
+
+async def test_policies_apply_to_handler_retry_and_dead_letter_queues_when_declared(
+    applied_model: Any, broker_admin: Any
+) -> None:
+    service, topology = next(iter(sorted(TOPOLOGIES.items())))
+    async with await aio_pika.connect(applied_model.url(service)) as connection:
+        await declare(connection, topology)
+    handler = topology.queues[0]
+
+    def policies() -> dict[str, str | None]:
+        queues = {q["name"]: q.get("policy") for q in broker_admin.queues(applied_model.vhost)}
+        return {
+            "handler": queues.get(handler.source_queues[0]),
+            "retry": queues.get(handler.retry_queue_names[0]),
+            "dlq": queues.get(handler.dlq_name),
+        }
+
+    expected = {
+        "handler": "warren-handler-queues",
+        "retry": "warren-retry-tiers",
+        "dlq": "warren-dead-letters",
+    }
+    await wait_for(lambda: policies() == expected, timeout=15, message=f"policies applied: {policies()}")
