@@ -353,6 +353,13 @@ def run_demo(
 # ---- outbox ----------------------------------------------------------------------------------------------
 
 
+def _outbox_admin() -> Any:
+    try:
+        return outbox.admin()
+    except ImportError as exc:
+        raise _fail(f"this installation has no outbox admin functions (shared.outbox.admin): {exc}") from exc
+
+
 def _database_urls(service: list[str] | None) -> dict[str, str]:
     urls = outbox.database_urls(service or SERVICES, RUN_ENV_FILE)
     if not urls:
@@ -378,7 +385,7 @@ def _per_service(urls: dict[str, str], work: Callable[[Any], Awaitable[T]]) -> d
 @outbox_app.command("status")
 def outbox_status(service: Annotated[list[str] | None, typer.Option(help="repeatable")] = None) -> None:
     """Pending rows and the age of the oldest, failed and sent counts, per service."""
-    admin = outbox.admin()
+    admin = _outbox_admin()
     results = _per_service(_database_urls(service), admin.outbox_stats)
     table = Table(title="outboxes")
     for column in ("service", "pending", "oldest pending", "failed", "sent"):
@@ -399,7 +406,7 @@ def outbox_failed(
     limit: int = 100,
 ) -> None:
     """Rows the relay gave up on, with the error it recorded."""
-    admin = outbox.admin()
+    admin = _outbox_admin()
     results = _per_service(_database_urls(service), lambda engine: admin.list_failed(engine, limit=limit))
     table = Table(title="failed outbox rows")
     for column in ("service", "row", "message id", "type", "exchange", "attempts", "error", "created"):
@@ -431,7 +438,7 @@ def outbox_retry(
     """Put a failed row (or all of a service's) back to pending: the relay publishes it again."""
     if (row_id is None) == (not retry_all):
         raise _fail("give a row id or --all (not both)")
-    admin = outbox.admin()
+    admin = _outbox_admin()
     urls = _database_urls([service])
     result = _per_service(urls, lambda engine: admin.retry_failed(engine, row_id))[service]
     if isinstance(result, Exception):
