@@ -46,3 +46,12 @@ def applied_model(vhost: str, broker_admin: BrokerAdmin) -> Iterator[AppliedMode
     finally:
         for account in accounts:
             broker_admin.delete_user(account.user)
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # rich sizes tables to the terminal; without one (pytest-xdist workers) it falls back to 80 columns and
+    # truncates the cells these tests read. Operators get their real width.
+    from warrenctl import terminal
+
+    monkeypatch.setattr(terminal.console, "width", 200)
