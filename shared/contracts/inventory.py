@@ -41,7 +41,6 @@ class StockRejected(InventoryEvent):
 
 class StockCommitted(InventoryEvent):
     message_type: ClassVar[str] = "inventory.committed.v1"
-    intentionally_unconsumed: ClassVar[str | None] = "closes the saga; kept for audit and the operator"
 
     payment_id: str
     reservation_id: str
@@ -49,7 +48,6 @@ class StockCommitted(InventoryEvent):
 
 class StockReleased(InventoryEvent):
     message_type: ClassVar[str] = "inventory.released.v1"
-    intentionally_unconsumed: ClassVar[str | None] = "compensation done; kept for audit and the operator"
 
     payment_id: str
     reservation_id: str

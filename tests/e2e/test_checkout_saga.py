@@ -44,6 +44,11 @@ async def test_payment_is_captured_and_stock_sold_when_card_fraud_and_stock_are_
     assert {"requested", "fraud.approved", "stock.reserved", "charge.captured"} <= set(steps(view))
     assert len(await suite.charges(view["payment_id"])) == 1
     await stock_settles(suite, "sku-1", available=1, reserved=0, sold=2)
+
+    async def stock_committed_in_history() -> bool:
+        return "stock.committed" in steps(await suite.payment_view(view["payment_id"]))
+
+    await wait_for(stock_committed_in_history, timeout=15, message="inventory's commit recorded by payment")
     assert await suite.payment.stop() == 0, "SIGTERM stops payment gracefully"
 
 

@@ -211,6 +211,13 @@ class Payment:
         self._step("stock.rejected", now, detail)
         self._finish(PaymentCancelled, PaymentStatus.CANCELLED, "out of stock: " + detail, now)
 
+    def record_stock_settled(self, committed: bool, detail: str | None, *, now: datetime) -> None:
+        """Inventory closed the saga: the reservation was sold (``committed``) or given back; history only."""
+        name = "stock.committed" if committed else "stock.released"
+        if any(step.name == name for step in self.history):
+            return  # a duplicate; the inbox absorbs redeliveries, this absorbs a re-published event
+        self._step(name, now, detail)
+
     def decide_review(self, decision: ReviewDecision, *, now: datetime) -> None:
         """An operator's decision on a payment in review; :class:`NotInReview` otherwise."""
         if self.status is not PaymentStatus.REVIEW:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from payment.entrypoints.topology import ON_FRAUD_ASSESSED, ON_STOCK
+from payment.entrypoints.topology import ON_FRAUD_ASSESSED, ON_STOCK, ON_STOCK_SETTLED
 from payment.service_layer import handlers
 from payment.service_layer.handlers import Services, UnknownPayment
 from payment.service_layer.ports import UnitOfWorkFactory
 from shared.contracts.fraud import FraudAssessed
-from shared.contracts.inventory import StockRejected, StockReserved
+from shared.contracts.inventory import StockCommitted, StockRejected, StockReleased, StockReserved
 from shared.messaging.envelope import Envelope
 from shared.messaging.errors import PermanentError
 from shared.persistence.unit_of_work import AlreadyHandled
@@ -46,6 +46,20 @@ def stock_handler(
                 await handlers.on_stock_reserved(message, uow, services)
             else:
                 await handlers.on_stock_rejected(message, uow, services)
+        except AlreadyHandled:
+            return
+        except UnknownPayment as exc:
+            raise UnknownPaymentMessage(str(exc)) from exc
+
+    return handle
+
+
+def settlement_handler(
+    services: Services, uow_for: MessageUnitOfWork
+) -> Callable[[StockCommitted | StockReleased, Envelope], Awaitable[None]]:
+    async def handle(message: StockCommitted | StockReleased, envelope: Envelope) -> None:
+        try:
+            await handlers.on_stock_settled(message, uow_for(ON_STOCK_SETTLED.name, envelope), services)
         except AlreadyHandled:
             return
         except UnknownPayment as exc:

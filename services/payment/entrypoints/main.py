@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payment.adapters.gateway import HttpCardGateway, ResilientCardGateway
 from payment.adapters.unit_of_work import SqlPaymentUnitOfWork
 from payment.config import PaymentSettings
-from payment.entrypoints.consumers import fraud_handler, stock_handler
+from payment.entrypoints.consumers import fraud_handler, settlement_handler, stock_handler
 from payment.entrypoints.http import create_app
 from payment.entrypoints.migrate import upgrade
 from payment.entrypoints.sweeper import ChargeSweeper
-from payment.entrypoints.topology import ACCEPTS, ON_FRAUD_ASSESSED, ON_STOCK, TOPOLOGY
+from payment.entrypoints.topology import ACCEPTS, ON_FRAUD_ASSESSED, ON_STOCK, ON_STOCK_SETTLED, TOPOLOGY
 from payment.service_layer.handlers import Services
 from payment.service_layer.ports import UnitOfWorkFactory
 from shared.messaging.connection import connect
@@ -62,6 +62,9 @@ async def build(settings: PaymentSettings) -> list[Component]:
     consumer = Consumer(connection, TOPOLOGY)
     consumer.register(ON_FRAUD_ASSESSED, fraud_handler(services, uow_for), ACCEPTS[ON_FRAUD_ASSESSED.handler])
     consumer.register(ON_STOCK, stock_handler(services, uow_for), ACCEPTS[ON_STOCK.handler])
+    consumer.register(
+        ON_STOCK_SETTLED, settlement_handler(services, uow_for), ACCEPTS[ON_STOCK_SETTLED.handler]
+    )
 
     app = create_app(services)
     app.include_router(

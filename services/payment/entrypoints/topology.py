@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.contracts.base import Contract
 from shared.contracts.fraud import FraudAssessed
-from shared.contracts.inventory import StockRejected, StockReserved
+from shared.contracts.inventory import StockCommitted, StockRejected, StockReleased, StockReserved
 from shared.messaging.topology import Topology, events_exchange, handler_queue
 
 SERVICE = "payment"
@@ -18,11 +18,21 @@ ON_STOCK = handler_queue(
     [(INVENTORY_EVENTS, StockReserved.routing_key()), (INVENTORY_EVENTS, StockRejected.routing_key())],
 )
 
+# Inventory closing the saga (reservation sold or given back) becomes a line of the payment's history.
+ON_STOCK_SETTLED = handler_queue(
+    SERVICE,
+    "on_stock_settled",
+    [(INVENTORY_EVENTS, StockCommitted.routing_key()), (INVENTORY_EVENTS, StockReleased.routing_key())],
+)
+
 TOPOLOGY = Topology(
-    service=SERVICE, queues=(ON_FRAUD_ASSESSED, ON_STOCK), consumes_from=(FRAUD_EVENTS, INVENTORY_EVENTS)
+    service=SERVICE,
+    queues=(ON_FRAUD_ASSESSED, ON_STOCK, ON_STOCK_SETTLED),
+    consumes_from=(FRAUD_EVENTS, INVENTORY_EVENTS),
 )
 
 ACCEPTS: dict[str, tuple[type[Contract], ...]] = {
     ON_FRAUD_ASSESSED.handler: (FraudAssessed,),
     ON_STOCK.handler: (StockReserved, StockRejected),
+    ON_STOCK_SETTLED.handler: (StockCommitted, StockReleased),
 }

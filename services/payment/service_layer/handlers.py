@@ -22,7 +22,7 @@ from payment.service_layer.ports import (
     UnitOfWorkFactory,
 )
 from shared.contracts.fraud import FraudAssessed
-from shared.contracts.inventory import StockRejected, StockReserved
+from shared.contracts.inventory import StockCommitted, StockRejected, StockReleased, StockReserved
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,17 @@ async def on_stock_rejected(
     async with uow_for_message() as uow:
         payment = _required(await uow.payments.get(event.payment_id), event.payment_id)
         payment.record_stock_rejected(event.reason, event.insufficient_skus, now=services.clock())
+        await uow.commit()
+
+
+async def on_stock_settled(
+    event: StockCommitted | StockReleased, uow_for_message: UnitOfWorkFactory, services: Services
+) -> None:
+    async with uow_for_message() as uow:
+        payment = _required(await uow.payments.get(event.payment_id), event.payment_id)
+        committed = isinstance(event, StockCommitted)
+        detail = event.reservation_id if committed else f"{event.reservation_id}: {event.reason}"
+        payment.record_stock_settled(committed, detail, now=services.clock())
         await uow.commit()
 
 

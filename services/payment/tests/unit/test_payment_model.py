@@ -207,3 +207,15 @@ def test_gateway_window_counts_from_the_review_decision_when_the_review_took_lon
     p.record_gateway_unavailable("HTTP 503", now=decided, retry_in=timedelta(seconds=1))
     assert p.status is PaymentStatus.PENDING
     assert p.deadline == decided + timedelta(seconds=10)
+
+
+def test_settled_stock_is_a_history_line_once_and_changes_no_status_when_inventory_closes_the_saga() -> None:
+    p = payment()
+    p.record_fraud(FraudDecision.REJECTED, 99, ("blocked",), now=T0)
+    status, events = p.status, list(p.events)
+    p.record_stock_settled(False, "res-1: payment.rejected", now=T0)
+    p.record_stock_settled(False, "res-1: payment.rejected", now=T0)
+    assert [s.name for s in p.history].count("stock.released") == 1
+    assert p.history[-1].detail == "res-1: payment.rejected"
+    assert p.status is status
+    assert list(p.events) == events
