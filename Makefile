@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PACKAGES := shared $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml devtools/*/pyproject.toml cli/pyproject.toml))
 PYTEST_ARGS ?=
 
-.PHONY: help install infra test unit lint format bench clean lock
+.PHONY: help install infra test unit lint format bench clean lock run demo up down ui dlq
 
 help:
 	@echo "make run | demo | test | unit | lint | contract | bench | up | down | ui | dlq | clean"
@@ -47,6 +47,32 @@ lock: install
 	  | sed '1i # Pinned versions for reproducible installs (CI and make run). Regenerate with `make lock`.' \
 	  > constraints.txt
 
+# ---- running and operating (ops) -------------------------------------------------------------------
+# The whole suite on this machine: broker set-up, migrations, every Procfile process under honcho.
+run:
+	scripts/run
+
+# Seed stock and drive checkouts through every outcome against a running `make run`.
+demo: install
+	$(BIN)/warren demo
+
+# The same suite in containers (needs a Docker engine); .env with random passwords is created on first use.
+up: install
+	test -f .env || $(BIN)/warren compose-env
+	docker compose up -d --build --wait
+
+down:
+	docker compose down
+
+# Where the RabbitMQ management UI is, and which user to log in with.
+ui: install
+	@$(BIN)/python -c "from warrenctl.settings import CliSettings as S; s = S(); print(f'{s.management_url}/#/queues/{s.vhost}  (user {s.management_user}; password: WARREN_MANAGEMENT_PASSWORD in var/secrets/run.env)')"
+	@command -v xdg-open >/dev/null && [ -n "$${DISPLAY:-}" ] && xdg-open http://127.0.0.1:15672 >/dev/null 2>&1 || true
+
+# Dead letters of every queue: reason, attempts, age.
+dlq: install
+	$(BIN)/warren dlq list
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
@@ -72,3 +98,11 @@ contract: install $(ASYNCAPI_TOOLS)/node_modules/.installed
 # (ACCEPT_BREAKING="payment.captured.v1 ..." overrides, for types never released).
 contract-update: install
 	$(CONTRACT_TOOL) update $(foreach type,$(ACCEPT_BREAKING),--accept-breaking $(type))
+
+# -- checkout saga (payment helper): end-to-end tests and the gateway sandbox on its own -----------------------
+.PHONY: e2e gateway-sandbox
+e2e: install infra
+	$(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+gateway-sandbox: install
+	$(BIN)/python -m gateway_sandbox

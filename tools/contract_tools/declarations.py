@@ -43,7 +43,11 @@ class Loaded:
 def service_names() -> list[str]:
     """Every service: each ``services/<name>/`` package, each producer of a contract, each fallback."""
     names = {path.parent.name for path in (REPO / "services").glob("*/pyproject.toml")}
-    names |= {model.producer for model in registered_contracts().values()}
+    names |= {
+        model.producer
+        for model in registered_contracts().values()
+        if model.__module__.startswith("shared.contracts.")
+    }
     names |= set(fallback.SERVICES)
     return sorted(names)
 
@@ -98,5 +102,9 @@ def load(names: Iterable[str] | None = None) -> Loaded:
         declaration = load_service(name, fallbacks)
         if declaration is not None:
             services.append(declaration)
-    catalogue = Catalogue.build(services, registered_contracts().values())
+    # Only the suite's own contracts: tests may register throwaway models in the same process.
+    contracts = [
+        model for model in registered_contracts().values() if model.__module__.startswith("shared.contracts.")
+    ]
+    catalogue = Catalogue.build(services, contracts)
     return Loaded(catalogue, fallbacks)

@@ -14,3 +14,7 @@ TOPOLOGY = Topology(
     ),
     consumes_from=(PAYMENT_EVENTS,),
 )
+
+# The contract types each handler accepts: the consumer registers handlers with these, and the contract
+# tooling (tools/contract_tools) reads them to generate the AsyncAPI catalogue and check routing.
+ACCEPTS = {"on_payment_requested": (PaymentRequested,)}

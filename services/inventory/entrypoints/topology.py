@@ -9,6 +9,7 @@ from shared.contracts.payment import (
     PaymentFailed,
     PaymentOutcome,
     PaymentRejected,
+    PaymentRequested,
 )
 from shared.messaging.topology import Topology, events_exchange, handler_queue
 
@@ -33,3 +34,7 @@ TOPOLOGY = Topology(
     ),
     consumes_from=(PAYMENT_EVENTS,),
 )
+
+# The contract types each handler accepts: the consumer registers handlers with these, and the contract
+# tooling (tools/contract_tools) reads them to generate the AsyncAPI catalogue and check routing.
+ACCEPTS = {"on_payment_requested": (PaymentRequested,), "on_payment_outcome": OUTCOMES}

@@ -1,0 +1,359 @@
+"""End-to-end checkout benchmark: POST /payments to the payment's final outcome, all services as processes.
+
+For each database backend (PostgreSQL, SQLite) it starts the gateway sandbox, fraud, inventory and payment in
+a fresh vhost with fresh databases, then measures, in the same run:
+
+* baseline: GET /healthz on the payment service at the same client concurrency (HTTP + client cost alone);
+* throughput: N checkouts fired with a bounded number in flight, checkouts/s from the first POST to the last
+  outcome event (payment.captured, ...) seen on the broker;
+* latency: an open-loop steady rate (100/s by default): p50/p99 from sending the POST to the outcome event;
+* profile (``--profile``): py-spy samples every service during the steady phase; the hottest frames are printed.
+
+Run: ``make bench`` or ``.venv/bin/python bench/bench_checkout.py --backend sqlite --count 300``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+import httpx
+
+from shared.messaging.management import ManagementClient
+from shared.testing.fixtures import AMQP_BASE, MANAGEMENT_URL, POSTGRES_BASE
+from shared.testing.processes import ServiceProcess, free_port
+
+OUTCOMES = ("captured", "declined", "rejected", "cancelled", "failed")
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class OutcomeListener:
+    """Records when each payment's outcome event reaches the broker (a queue bound to payment.events)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[float, str]] = {}
+        self.changed = asyncio.Event()
+
+    async def start(self, stack: AsyncExitStack, amqp_url: str) -> None:
+        connection = await aio_pika.connect_robust(amqp_url)
+        stack.push_async_callback(connection.close)
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=500)
+        exchange = await channel.get_exchange("payment.events", ensure=True)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        for outcome in OUTCOMES:
+            await queue.bind(exchange, f"payment.{outcome}")
+        await queue.consume(self._on_message, no_ack=True)
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        payment_id = json.loads(message.body)["payment_id"]
+        self.seen.setdefault(payment_id, (time.perf_counter(), (message.routing_key or "").split(".")[-1]))
+        self.changed.set()
+
+    async def wait_for(self, ids: list[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(i in self.seen for i in ids):
+            self.changed.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                missing = sum(i not in self.seen for i in ids)
+                raise TimeoutError(f"{missing} of {len(ids)} checkouts had no outcome within {timeout}s")
+            try:
+                await asyncio.wait_for(self.changed.wait(), timeout=min(remaining, 1.0))
+            except TimeoutError:
+                continue
+
+
+def checkout_body(n: int) -> dict[str, Any]:
+    return {
+        "order_id": f"bench-{n}",
+        # A customer per checkout: fraud's velocity rule would send repeat customers to review.
+        "customer": {"id": f"cust-{uuid.uuid4().hex[:12]}", "email": "bench@example.com", "country": "GB"},
+        "items": [{"sku": "bench", "quantity": 1, "unit_amount": 1999}],
+        "currency": "EUR",
+        "payment_method": {"token": "tok_visa"},
+    }
+
+
+async def post_checkout(client: httpx.AsyncClient, url: str, n: int) -> tuple[str, float]:
+    sent = time.perf_counter()
+    response = await client.post(
+        f"{url}/payments", json=checkout_body(n), headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    response.raise_for_status()
+    return response.json()["payment_id"], sent
+
+
+async def baseline(client: httpx.AsyncClient, url: str, count: int, concurrency: int) -> tuple[float, float]:
+    limit = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def one() -> None:
+        async with limit:
+            started = time.perf_counter()
+            (await client.get(f"{url}/healthz")).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(count)))
+    return count / (time.perf_counter() - started), percentile(latencies, 0.99)
+
+
+async def throughput(
+    client: httpx.AsyncClient, url: str, listener: OutcomeListener, count: int, concurrency: int
+) -> tuple[float, collections.Counter[str]]:
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(n: int) -> tuple[str, float]:
+        async with limit:
+            return await post_checkout(client, url, n)
+
+    started = time.perf_counter()
+    posted = await asyncio.gather(*(one(n) for n in range(count)))
+    ids = [payment_id for payment_id, _ in posted]
+    await listener.wait_for(ids, timeout=300)
+    finished = max(listener.seen[i][0] for i in ids)
+    return count / (finished - started), collections.Counter(listener.seen[i][1] for i in ids)
+
+
+async def steady(
+    client: httpx.AsyncClient, url: str, listener: OutcomeListener, rate: float, seconds: float
+) -> tuple[list[float], float]:
+    count = int(rate * seconds)
+    started = time.perf_counter()
+    tasks: list[asyncio.Task[tuple[str, float]]] = []
+    for n in range(count):
+        # Open loop: send on schedule whatever the system's answers, so slowness shows as latency.
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(post_checkout(client, url, 1_000_000 + n)))
+    posted = await asyncio.gather(*tasks)
+    achieved = count / (time.perf_counter() - started)
+    ids = [payment_id for payment_id, _ in posted]
+    await listener.wait_for(ids, timeout=300)
+    return [listener.seen[i][0] - sent for i, sent in posted], achieved
+
+
+def start_profilers(
+    processes: list[ServiceProcess], seconds: float, workdir: Path
+) -> list[subprocess.Popen[bytes]]:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        print("   (py-spy not installed: pip install py-spy; no profile)")
+        return []
+    profilers = []
+    for process in processes:
+        assert process.process is not None
+        output = workdir / f"{process.module}.profile.txt"
+        profilers.append(
+            subprocess.Popen(
+                [
+                    py_spy,
+                    "record",
+                    "--pid",
+                    str(process.process.pid),
+                    "--duration",
+                    str(int(seconds)),
+                    "--rate",
+                    "50",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(output),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    return profilers
+
+
+def summarise_profile(path: Path, top: int = 12) -> list[str]:
+    """Collapsed stacks -> the frames where most samples were (inclusive), skipping the event loop's own."""
+    if not path.exists():
+        return ["   (no samples)"]
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        total += count
+        frames = {
+            frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0].rsplit("/", 2)[-1]
+            for frame in stack.split(";")
+        }
+        for frame in frames:
+            inclusive[frame] += count
+    interesting = [
+        (frame, count)
+        for frame, count in inclusive.most_common()
+        if not any(
+            skip in frame
+            for skip in (
+                "<module>",
+                "run_forever",
+                "_run_once",
+                "_run (",
+                "run (runners",
+                "run_until_complete",
+                "main (",
+            )
+        )
+    ]
+    return [f"   {100 * count / total:5.1f}%  {frame}" for frame, count in interesting[:top]]
+
+
+async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
+    print(f"\n== backend: {backend}")
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-checkout-{backend}-"))
+    vhost = f"bench-checkout-{uuid.uuid4().hex[:8]}"
+    async with AsyncExitStack() as stack:
+        admin = await stack.enter_async_context(ManagementClient(MANAGEMENT_URL))
+        await admin.create_vhost(vhost)
+        await admin.set_permissions(vhost, "guest")
+        stack.push_async_callback(admin.delete_vhost, vhost)
+        amqp_url = f"{AMQP_BASE.rstrip('/')}/{vhost}"
+
+        async def database(service: str) -> str:
+            if backend == "sqlite":
+                return f"sqlite+aiosqlite:///{workdir / f'{service}.db'}"
+            name = f"bench_{service}_{uuid.uuid4().hex[:8]}"
+            conn = await asyncpg.connect(f"{POSTGRES_BASE}/postgres")
+            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.close()
+
+            async def drop() -> None:
+                conn = await asyncpg.connect(f"{POSTGRES_BASE}/postgres")
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await conn.close()
+
+            stack.push_async_callback(drop)
+            return f"{POSTGRES_BASE.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
+
+        gateway_port = free_port()
+        gateway = ServiceProcess(
+            "gateway_sandbox",
+            gateway_port,
+            {"GATEWAY_SANDBOX_PORT": str(gateway_port)},
+            workdir / "gateway.log",
+        )
+        services = []
+        for module in ("fraud", "inventory", "payment"):
+            prefix, port = module.upper(), free_port()
+            env = {
+                f"{prefix}_AMQP_URL": amqp_url,
+                f"{prefix}_DATABASE_URL": await database(module),
+                f"{prefix}_HTTP_PORT": str(port),
+                f"{prefix}_LOG_LEVEL": "WARNING",
+                "PAYMENT_GATEWAY_URL": gateway.url,
+            }
+            services.append(ServiceProcess(module, port, env, workdir / f"{module}.log"))
+        await asyncio.gather(*(s.run("migrate") for s in services))
+        for process in (gateway, *services):
+            stack.push_async_callback(process.stop)
+        await asyncio.gather(*(p.start() for p in (gateway, *services)))
+        _fraud, inventory, payment = services
+
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=args.concurrency))
+        )
+        (await client.put(f"{inventory.url}/stock/bench", json={"available": 10_000_000})).raise_for_status()
+        listener = OutcomeListener()
+        await listener.start(stack, amqp_url)
+
+        await throughput(client, payment.url, listener, 20, args.concurrency)  # warm-up
+        base_rate, base_p99 = await baseline(client, payment.url, 1000, args.concurrency)
+        print(f"   baseline GET /healthz: {base_rate:8.1f} req/s, p99 {1000 * base_p99:.1f} ms")
+        rate, outcomes = await throughput(client, payment.url, listener, args.count, args.concurrency)
+        print(
+            f"   throughput: {rate:8.1f} checkouts/s ({args.count} checkouts, {dict(outcomes)}); "
+            f"ratio to baseline {rate / base_rate:.3f}"
+        )
+
+        profilers = start_profilers(services, args.duration, workdir) if args.profile else []
+        latencies, achieved = await steady(client, payment.url, listener, args.rate, args.duration)
+        for profiler in profilers:
+            profiler.wait(timeout=60)
+        p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        print(
+            f"   steady {args.rate:.0f}/s for {args.duration:.0f}s (sent at {achieved:.1f}/s): "
+            f"p50 {1000 * p50:.0f} ms, p99 {1000 * p99:.0f} ms, max {1000 * max(latencies):.0f} ms; "
+            f"p99 / baseline p99 = {p99 / base_p99:.1f}"
+        )
+        if profilers:
+            for process in services:
+                print(f"   profile of {process.module} (share of samples, inclusive):")
+                print("\n".join(summarise_profile(workdir / f"{process.module}.profile.txt")))
+        return {
+            "backend": backend,
+            "baseline_rps": base_rate,
+            "checkouts_per_s": rate,
+            "p50_ms": 1000 * p50,
+            "p99_ms": 1000 * p99,
+            "mean_ms": 1000 * statistics.fmean(latencies),
+        }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
+    parser.add_argument("--count", type=int, default=1000, help="checkouts in the throughput phase")
+    parser.add_argument("--concurrency", type=int, default=64, help="checkouts in flight (throughput phase)")
+    parser.add_argument("--rate", type=float, default=100.0, help="checkouts/s in the steady phase")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of the steady phase")
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args()
+    print(f"bench_checkout on {machine()}")
+    backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
+    results = [await run_backend(backend, args) for backend in backends]
+    print(f"\nbackend    checkouts/s  ratio-to-healthz  p50 ms  p99 ms  (steady rate {args.rate:.0f}/s)")
+    for r in results:
+        print(
+            f"{r['backend']:<10} {r['checkouts_per_s']:11.1f}  {r['checkouts_per_s'] / r['baseline_rps']:16.3f}"
+            f"  {r['p50_ms']:6.0f}  {r['p99_ms']:6.0f}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""``warren``: the operator command line (broker setup, dead letters, outbox, topology drift, demo)."""

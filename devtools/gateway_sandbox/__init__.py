@@ -1,0 +1,1 @@
+"""A local HTTP server that imitates a card payment gateway (test tokens, idempotency keys, chaos)."""

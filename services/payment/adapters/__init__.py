@@ -1,0 +1,1 @@
+"""ORM mapping, repository, and the HTTP client of the card gateway."""

@@ -1,0 +1,89 @@
+"""HTTP client of the card gateway (the sandbox speaks the same API). Classifies every answer at the edge.
+
+2xx is a charge, 402 a decline, other 4xx a refusal we treat as a decline (retrying cannot change it);
+5xx, timeouts and connection errors are :class:`GatewayUnavailable`: the outcome is unknown, and a retry
+with the same idempotency key is safe.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from payment.adapters import metrics
+from payment.domain.model import ChargeApproved, ChargeDeclined, ChargeResult
+from payment.service_layer.ports import GatewayUnavailable
+
+
+class GatewayServerError(GatewayUnavailable):
+    """The gateway answered 5xx (or an unreadable 2xx)."""
+
+
+class GatewayTimeout(GatewayUnavailable):
+    """No answer in time: the charge may or may not have happened."""
+
+
+class GatewayUnreachable(GatewayUnavailable):
+    """The connection could not be made."""
+
+
+class HttpCardGateway:
+    """One ``POST /v1/charges`` per call, on a long-lived client built by the entrypoint."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def charge(
+        self, *, amount: int, currency: str, token: str, idempotency_key: str, reference: str
+    ) -> ChargeResult:
+        started = time.perf_counter()
+        try:
+            result = await self._charge(amount, currency, token, idempotency_key, reference)
+        except GatewayUnavailable:
+            metrics.GATEWAY_CALLS.labels(result="unavailable").inc()
+            raise
+        finally:
+            metrics.GATEWAY_SECONDS.observe(time.perf_counter() - started)
+        approved = isinstance(result, ChargeApproved)
+        metrics.GATEWAY_CALLS.labels(result="approved" if approved else "declined").inc()
+        return result
+
+    async def _charge(
+        self, amount: int, currency: str, token: str, idempotency_key: str, reference: str
+    ) -> ChargeResult:
+        try:
+            response = await self._client.post(
+                "/v1/charges",
+                json={"amount": amount, "currency": currency, "token": token, "reference": reference},
+                headers={"Idempotency-Key": idempotency_key},
+            )
+        except httpx.TimeoutException as exc:
+            raise GatewayTimeout(f"gateway timed out: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            raise GatewayUnreachable(f"gateway unreachable: {exc!r}") from exc
+        if response.status_code >= 500:
+            raise GatewayServerError(f"gateway answered HTTP {response.status_code}")
+        if response.is_success:
+            charge_id = _field(response, "id")
+            if charge_id is None:
+                raise GatewayServerError("gateway answered success without a charge id")
+            return ChargeApproved(charge_id)
+        if response.status_code == 402:
+            return ChargeDeclined(_field(response, "decline_code") or "declined")
+        if response.status_code == 429:
+            raise GatewayServerError("gateway rate-limited the charge (HTTP 429)")
+        return ChargeDeclined(
+            f"refused by gateway: HTTP {response.status_code} {_field(response, 'error') or ''}".strip()
+        )
+
+
+def _field(response: httpx.Response, name: str) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    value = body.get(name) if isinstance(body, dict) else None
+    if value is None and isinstance(body, dict) and isinstance(body.get("detail"), dict):
+        value = body["detail"].get(name)
+    return None if value is None else str(value)

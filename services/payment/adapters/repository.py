@@ -1,0 +1,157 @@
+"""Payments to rows and back, with optimistic versioning: a write that lost a race raises a conflict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payment.adapters.orm import payments
+from payment.domain.model import (
+    Checkout,
+    Payment,
+    PaymentStatus,
+    ReviewDecision,
+    Step,
+    StockStatus,
+)
+from payment.service_layer.ports import ConcurrencyConflict
+from shared.contracts.fraud import FraudDecision
+from shared.contracts.values import Customer, LineItem
+
+
+class SqlPaymentRepository:
+    """Loads payments in a unit of work's session; :meth:`flush` writes what changed."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        # payment id -> (the payment, its row as loaded, or None when new)
+        self.seen: dict[str, tuple[Payment, dict[str, Any] | None]] = {}
+
+    async def add(self, payment: Payment) -> None:
+        self.seen[payment.id] = (payment, None)
+
+    async def get(self, payment_id: str) -> Payment | None:
+        if payment_id in self.seen:
+            return self.seen[payment_id][0]
+        # FOR UPDATE on PostgreSQL serialises the handlers of one payment; SQLite has one writer anyway,
+        # and the version check below catches what slips through.
+        query = select(payments).where(payments.c.id == payment_id).with_for_update()
+        row = (await self._session.execute(query)).mappings().first()
+        return None if row is None else self._track(dict(row))
+
+    async def read(self, payment_id: str) -> Payment | None:
+        row = (
+            (await self._session.execute(select(payments).where(payments.c.id == payment_id)))
+            .mappings()
+            .first()
+        )
+        return None if row is None else to_payment(dict(row))
+
+    async def by_idempotency_key(self, key: str) -> Payment | None:
+        query = select(payments).where(payments.c.idempotency_key == key)
+        row = (await self._session.execute(query)).mappings().first()
+        return None if row is None else self._track(dict(row))
+
+    async def due_for_charge(self, now: datetime, limit: int) -> Sequence[str]:
+        query = (
+            select(payments.c.id)
+            .where(payments.c.charge_due_at.is_not(None), payments.c.charge_due_at <= now)
+            .order_by(payments.c.charge_due_at)
+            .limit(limit)
+        )
+        return list((await self._session.execute(query)).scalars())
+
+    def _track(self, row: dict[str, Any]) -> Payment:
+        payment = to_payment(row)
+        self.seen[payment.id] = (payment, to_row(payment))
+        return payment
+
+    async def flush(self) -> list[Payment]:
+        """Insert new payments and update changed ones; the payments written (their events to publish)."""
+        written: list[Payment] = []
+        for payment, loaded in self.seen.values():
+            row = to_row(payment)
+            if loaded is None:
+                row["version"] = payment.version = 1
+                await self._session.execute(payments.insert().values(**row))
+            elif row != loaded:
+                row["version"] = payment.version + 1
+                result = await self._session.execute(
+                    update(payments)
+                    .where(payments.c.id == payment.id, payments.c.version == payment.version)
+                    .values(**row)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    raise ConcurrencyConflict(f"payment {payment.id} changed since it was read")
+                payment.version += 1
+            else:
+                continue
+            written.append(payment)
+        return written
+
+
+def to_row(payment: Payment) -> dict[str, Any]:
+    checkout = payment.checkout
+    return {
+        "id": payment.id,
+        "idempotency_key": payment.idempotency_key,
+        "order_id": checkout.order_id,
+        "customer_id": checkout.customer.id,
+        "customer_email": checkout.customer.email,
+        "customer_country": checkout.customer.country,
+        "items": [item.model_dump() for item in checkout.items],
+        "currency": checkout.currency,
+        "token": checkout.token,
+        "amount": payment.amount,
+        "status": payment.status.value,
+        "reason": payment.reason,
+        "fraud_decision": None if payment.fraud is None else payment.fraud.value,
+        "fraud_score": payment.fraud_score,
+        "fraud_reasons": list(payment.fraud_reasons),
+        "stock_status": None if payment.stock is None else payment.stock.value,
+        "reservation_id": payment.reservation_id,
+        "review_decision": None if payment.review is None else payment.review.value,
+        "charge_id": payment.charge_id,
+        "charge_attempts": payment.charge_attempts,
+        "charge_due_at": payment.charge_due_at,
+        "deadline": payment.deadline,
+        "created_at": payment.created_at,
+        "history": [{"step": s.name, "at": s.at.isoformat(), "detail": s.detail} for s in payment.history],
+        "version": payment.version,
+    }
+
+
+def to_payment(row: dict[str, Any]) -> Payment:
+    checkout = Checkout(
+        order_id=row["order_id"],
+        customer=Customer(
+            id=row["customer_id"], email=row["customer_email"], country=row["customer_country"]
+        ),
+        items=tuple(LineItem.model_validate(item) for item in row["items"]),
+        currency=row["currency"],
+        token=row["token"],
+    )
+    return Payment(
+        id=row["id"],
+        checkout=checkout,
+        idempotency_key=row["idempotency_key"],
+        created_at=row["created_at"],
+        deadline=row["deadline"],
+        status=PaymentStatus(row["status"]),
+        reason=row["reason"],
+        fraud=None if row["fraud_decision"] is None else FraudDecision(row["fraud_decision"]),
+        fraud_score=row["fraud_score"],
+        fraud_reasons=tuple(row["fraud_reasons"]),
+        stock=None if row["stock_status"] is None else StockStatus(row["stock_status"]),
+        reservation_id=row["reservation_id"],
+        review=None if row["review_decision"] is None else ReviewDecision(row["review_decision"]),
+        charge_id=row["charge_id"],
+        charge_attempts=row["charge_attempts"],
+        charge_due_at=row["charge_due_at"],
+        history=[Step(s["step"], datetime.fromisoformat(s["at"]), s["detail"]) for s in row["history"]],
+        version=row["version"],
+    )

@@ -1,0 +1,1 @@
+"""Pure payment model: the Payment aggregate and the events it records. No I/O."""

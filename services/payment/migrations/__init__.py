@@ -1,0 +1,1 @@
+"""Alembic migrations of the payment database (``python -m payment migrate``)."""

@@ -1,0 +1,253 @@
+"""The payment use cases. Each runs in its own unit of work; the charge runs between two of them.
+
+Charging never happens inside an open transaction: the payment is *claimed* for a lease (a version-checked
+write), the gateway is called with the payment id as idempotency key, and the answer is recorded in a second
+unit of work. A crash or an unreachable gateway leaves a due charge behind that :func:`sweep` picks up, so a
+charge is retried until it has an answer or its deadline passes, and the gateway charges the card once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from payment.domain.model import Checkout, NotInReview, Payment, ReviewDecision
+from payment.service_layer.ports import (
+    CardGateway,
+    GatewayUnavailable,
+    IdempotencyKeyTaken,
+    UnitOfWorkFactory,
+)
+from shared.contracts.fraud import FraudAssessed
+from shared.contracts.inventory import StockRejected, StockReserved
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class UnknownPayment(LookupError):
+    """No payment has this id."""
+
+
+class IdempotencyKeyReused(Exception):
+    """The idempotency key was already used for a different request body."""
+
+
+@dataclass(frozen=True)
+class ChargePolicy:
+    """How long a claim holds, how retries back off, how long a payment may wait for the gateway."""
+
+    time_to_deadline: timedelta = timedelta(minutes=10)
+    # Longer than one gateway call with all its in-call retries, so a live attempt is never stolen.
+    lease: timedelta = timedelta(seconds=30)
+    retry_base: timedelta = timedelta(seconds=1)
+    retry_max: timedelta = timedelta(seconds=30)
+    sweep_batch: int = 100
+
+    def retry_in(self, attempts: int) -> timedelta:
+        return min(self.retry_base * (2 ** max(attempts - 1, 0)), self.retry_max)
+
+
+@dataclass
+class Services:
+    """Everything the use cases need, built once in the entrypoint (fakes in tests)."""
+
+    uow: UnitOfWorkFactory
+    gateway: CardGateway
+    clock: Clock
+    policy: ChargePolicy = field(default_factory=ChargePolicy)
+
+
+# -- commands from HTTP ---------------------------------------------------------------------------------------
+
+
+async def request_payment(
+    checkout: Checkout, idempotency_key: str, services: Services, *, new_id: Callable[[], str]
+) -> Payment:
+    """Store a new pending payment, or answer the one stored under ``idempotency_key`` for the same body."""
+    for _ in range(2):
+        try:
+            return await _request_payment(checkout, idempotency_key, services, new_id())
+        except IdempotencyKeyTaken:
+            continue  # a concurrent request with the same key won the insert; read what it stored
+    raise IdempotencyKeyTaken(idempotency_key)
+
+
+async def _request_payment(
+    checkout: Checkout, idempotency_key: str, services: Services, payment_id: str
+) -> Payment:
+    async with services.uow() as uow:
+        existing = await uow.payments.by_idempotency_key(idempotency_key)
+        if existing is not None:
+            if existing.checkout.fingerprint() != checkout.fingerprint():
+                raise IdempotencyKeyReused(idempotency_key)
+            return existing
+        payment = Payment.request(
+            payment_id,
+            checkout,
+            idempotency_key=idempotency_key,
+            now=services.clock(),
+            time_to_deadline=services.policy.time_to_deadline,
+        )
+        await uow.payments.add(payment)
+        await uow.commit()
+        return payment
+
+
+async def get_payment(payment_id: str, services: Services) -> Payment:
+    async with services.uow() as uow:
+        payment = await uow.payments.read(payment_id)
+    if payment is None:
+        raise UnknownPayment(payment_id)
+    return payment
+
+
+async def decide_review(payment_id: str, decision: ReviewDecision, services: Services) -> Payment:
+    """Apply an operator's decision; charge at once when that makes the payment chargeable."""
+    async with services.uow() as uow:
+        payment = await uow.payments.get(payment_id)
+        if payment is None:
+            raise UnknownPayment(payment_id)
+        payment.decide_review(decision, now=services.clock())
+        claimed = _claim(payment, services)
+        await uow.commit()
+    if claimed:
+        return await charge_claimed(payment_id, services)
+    return payment
+
+
+# -- events from fraud and inventory --------------------------------------------------------------------------
+# Each takes the unit of work the consumer built for the message (so the inbox mark commits with the state).
+
+
+async def on_fraud_assessed(
+    event: FraudAssessed, uow_for_message: UnitOfWorkFactory, services: Services
+) -> None:
+    async with uow_for_message() as uow:
+        payment = _required(await uow.payments.get(event.payment_id), event.payment_id)
+        payment.record_fraud(event.decision, event.score, event.reasons, now=services.clock())
+        claimed = _claim(payment, services)
+        await uow.commit()
+    if claimed:
+        await charge_claimed(event.payment_id, services)
+
+
+async def on_stock_reserved(
+    event: StockReserved, uow_for_message: UnitOfWorkFactory, services: Services
+) -> None:
+    async with uow_for_message() as uow:
+        payment = _required(await uow.payments.get(event.payment_id), event.payment_id)
+        payment.record_stock_reserved(event.reservation_id, now=services.clock())
+        claimed = _claim(payment, services)
+        await uow.commit()
+    if claimed:
+        await charge_claimed(event.payment_id, services)
+
+
+async def on_stock_rejected(
+    event: StockRejected, uow_for_message: UnitOfWorkFactory, services: Services
+) -> None:
+    async with uow_for_message() as uow:
+        payment = _required(await uow.payments.get(event.payment_id), event.payment_id)
+        payment.record_stock_rejected(event.reason, event.insufficient_skus, now=services.clock())
+        await uow.commit()
+
+
+# -- charging -------------------------------------------------------------------------------------------------
+
+
+async def charge_claimed(payment_id: str, services: Services) -> Payment:
+    """Call the gateway for a payment this worker has claimed, then record the answer."""
+    async with services.uow() as uow:
+        payment = _required(await uow.payments.read(payment_id), payment_id)
+    try:
+        result = await services.gateway.charge(
+            amount=payment.amount,
+            currency=payment.currency,
+            token=payment.checkout.token,
+            idempotency_key=payment.id,
+            reference=payment.id,
+        )
+        error = None
+    except GatewayUnavailable as exc:
+        result, error = None, str(exc) or type(exc).__name__
+    async with services.uow() as uow:
+        payment = _required(await uow.payments.get(payment_id), payment_id)
+        now = services.clock()
+        if result is not None:
+            payment.record_charge(result, now=now)
+        else:
+            assert error is not None
+            retry_in = services.policy.retry_in(payment.charge_attempts)
+            payment.record_gateway_unavailable(error, now=now, retry_in=retry_in)
+            log.warning("charge of %s not done (%s); next try in %s", payment_id, error, retry_in)
+        await uow.commit()
+    return payment
+
+
+async def sweep(services: Services, *, concurrency: int = 8) -> int:
+    """Retry due charges and fail those past their deadline; the number of payments touched."""
+    async with services.uow() as uow:
+        due = await uow.payments.due_for_charge(services.clock(), services.policy.sweep_batch)
+    if not due:
+        return 0
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(payment_id: str) -> bool:
+        async with limit:
+            try:
+                return await _retry_or_expire(payment_id, services)
+            except Exception:
+                log.exception("sweep of payment %s failed; the next sweep tries again", payment_id)
+                return False
+
+    return sum(await asyncio.gather(*(one(payment_id) for payment_id in due)))
+
+
+async def _retry_or_expire(payment_id: str, services: Services) -> bool:
+    async with services.uow() as uow:
+        payment = await uow.payments.get(payment_id)
+        if payment is None:
+            return False
+        now = services.clock()
+        if payment.expire(now=now):
+            await uow.commit()
+            return True
+        claimed = payment.claim_charge(now=now, lease=services.policy.lease)
+        if not claimed:
+            return False
+        await uow.commit()
+    await charge_claimed(payment_id, services)
+    return True
+
+
+def _claim(payment: Payment, services: Services) -> bool:
+    return payment.claim_charge(now=services.clock(), lease=services.policy.lease)
+
+
+def _required(payment: Payment | None, payment_id: str) -> Payment:
+    if payment is None:
+        # fraud/inventory only answer payment.requested, which leaves after the payment is stored.
+        raise UnknownPayment(f"no payment {payment_id}")
+    return payment
+
+
+__all__ = [
+    "ChargePolicy",
+    "IdempotencyKeyReused",
+    "NotInReview",
+    "Services",
+    "UnknownPayment",
+    "charge_claimed",
+    "decide_review",
+    "get_payment",
+    "on_fraud_assessed",
+    "on_stock_rejected",
+    "on_stock_reserved",
+    "request_payment",
+    "sweep",
+]

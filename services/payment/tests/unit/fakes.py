@@ -1,0 +1,120 @@
+"""In-memory stand-ins for the payment service's ports: no database, no network."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from payment.domain.model import ChargeApproved, ChargeDeclined, ChargeResult, Payment
+from payment.service_layer.ports import GatewayUnavailable, IdempotencyKeyTaken
+from shared.contracts.base import Event
+
+
+class FakeStore:
+    """What a database would hold: committed payments, published events, handled message ids."""
+
+    def __init__(self) -> None:
+        self.payments: dict[str, Payment] = {}
+        self.outbox: list[Event] = []
+        self.inbox: set[str] = set()
+
+
+class FakeRepository:
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+        self.seen: dict[str, Payment] = {}
+
+    async def add(self, payment: Payment) -> None:
+        self.seen[payment.id] = payment
+
+    async def get(self, payment_id: str) -> Payment | None:
+        if payment_id in self.seen:
+            return self.seen[payment_id]
+        stored = self._store.payments.get(payment_id)
+        if stored is None:
+            return None
+        payment = copy.deepcopy(stored)
+        self.seen[payment_id] = payment
+        return payment
+
+    async def read(self, payment_id: str) -> Payment | None:
+        stored = self._store.payments.get(payment_id)
+        return None if stored is None else copy.deepcopy(stored)
+
+    async def by_idempotency_key(self, key: str) -> Payment | None:
+        for payment in self._store.payments.values():
+            if payment.idempotency_key == key:
+                return copy.deepcopy(payment)
+        return None
+
+    async def due_for_charge(self, now: datetime, limit: int) -> Sequence[str]:
+        return [p.id for p in self._store.payments.values() if p.charge_due(now)][:limit]
+
+
+class FakeUnitOfWork:
+    def __init__(self, store: FakeStore, inbox_key: str | None = None) -> None:
+        self._store = store
+        self._inbox_key = inbox_key
+        self.payments = FakeRepository(store)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.payments.seen.clear()  # anything not committed is dropped, like a rollback
+
+    async def commit(self) -> None:
+        for payment in self.payments.seen.values():
+            stored = self._store.payments.get(payment.id)
+            if stored is None and any(
+                p.idempotency_key == payment.idempotency_key for p in self._store.payments.values()
+            ):
+                raise IdempotencyKeyTaken(payment.idempotency_key)
+            self._store.outbox.extend(payment.events)
+            payment.events.clear()
+            self._store.payments[payment.id] = copy.deepcopy(payment)
+        if self._inbox_key is not None:
+            self._store.inbox.add(self._inbox_key)
+
+
+class FakeGateway:
+    """Answers by token like the sandbox; ``down`` makes every call unavailable."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, ChargeResult] = {}
+        self.calls: list[str] = []
+        self.down = False
+
+    @property
+    def charged(self) -> int:
+        return sum(isinstance(a, ChargeApproved) for a in self.answers.values())
+
+    async def charge(
+        self, *, amount: int, currency: str, token: str, idempotency_key: str, reference: str
+    ) -> ChargeResult:
+        self.calls.append(idempotency_key)
+        if self.down:
+            raise GatewayUnavailable("HTTP 503")
+        if idempotency_key not in self.answers:
+            self.answers[idempotency_key] = (
+                ChargeApproved(f"ch_{len(self.answers)}")
+                if token == "tok_visa"
+                else ChargeDeclined("insufficient_funds")
+            )
+        return self.answers[idempotency_key]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
