@@ -75,7 +75,12 @@ class NotificationSettings(ServiceSettings):
                 )
         if self.retry_base_seconds > self.retry_max_seconds:
             raise ValueError("retry_base_seconds must not exceed retry_max_seconds")
-        if self.environment is Environment.PRODUCTION and self.webhook_secret == DEV_WEBHOOK_SECRET:
+        # Webhooks signed with the public development secret could be forged by anyone.
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.webhook_url
+            and self.webhook_secret == DEV_WEBHOOK_SECRET
+        ):
             raise UnsafeConfigurationError(
                 "set NOTIFICATION_WEBHOOK_SECRET: the development secret is public"
             )
