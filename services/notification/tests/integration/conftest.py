@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from celery import Celery
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -26,7 +25,6 @@ from notification.service_layer.handlers import notify
 from notification.tests.harness import Worker
 from shared.contracts.base import Contract
 from shared.messaging.envelope import Envelope
-from shared.messaging.management import ManagementClient
 from shared.testing.waiting import wait_for
 
 
@@ -66,9 +64,7 @@ def worker_env(amqp_url: str, postgres_url: str, sink: MailSink) -> dict[str, st
 
 
 @pytest.fixture
-async def start_worker(
-    worker_env: dict[str, str], vhost: str, rabbit_admin: ManagementClient, tmp_path: Path
-) -> AsyncIterator[Callable[..., Any]]:
+async def start_worker(worker_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     workers: list[Worker] = []
 
     async def start(**overrides: str) -> Worker:
@@ -78,11 +74,8 @@ async def start_worker(
         async def consuming() -> bool:
             if worker.process.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{worker.log()}")
-            try:
-                queue = await rabbit_admin.queue(vhost, "notifications.email")
-            except httpx.HTTPStatusError:
-                return False
-            return bool(queue.get("consumers")) and bool(worker.children())
+            # Celery logs "<hostname> ready." once its consumers are subscribed.
+            return " ready." in worker.log() and bool(worker.children())
 
         await wait_for(consuming, timeout=60, interval=0.2, message="celery worker consuming")
         return worker
