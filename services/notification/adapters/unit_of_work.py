@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -17,6 +17,7 @@ class TaskDispatch:
     queue: str
     args: Sequence[Any] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    exchange: str = ""
 
 
 class SqlNotificationUnitOfWork:
@@ -44,6 +45,17 @@ class SqlNotificationUnitOfWork:
         self._pending = []
 
     def dispatch_task(
-        self, name: str, *, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, queue: str
+        self,
+        task: str,
+        *,
+        queue: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        exchange: str = "",
+        routing_key: str | None = None,
     ) -> None:
-        self._pending.append(TaskDispatch(name=name, queue=queue, args=tuple(args), kwargs=kwargs or {}))
+        self._pending.append(
+            TaskDispatch(
+                name=task, queue=queue, args=tuple(args), kwargs=dict(kwargs or {}), exchange=exchange
+            )
+        )
