@@ -6,11 +6,15 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from notification.adapters import migrating
+from notification.adapters.rendering import Renderer
+from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
 from notification.config import NotificationSettings
+from notification.domain.decisions import Audience
 from notification.entrypoints.celery_app import create_celery_app
+from notification.entrypoints.consumers import EventHandlers, build_consumer
 from notification.entrypoints.http import create_app
 from notification.entrypoints.task_topology import declare_task_topology
 from shared.messaging.connection import connect
@@ -33,11 +37,18 @@ async def serve(settings: NotificationSettings | None = None) -> None:
         host=settings.http_host,
         port=settings.http_port,
     )
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    handlers = EventHandlers(
+        lambda envelope, handler: SqlNotificationUnitOfWork(sessions),
+        Audience(operator_email=settings.operator_email, webhook_url=settings.webhook_url),
+        Renderer(brand=settings.brand),
+    )
     components: list[Component] = [
         CallbackComponent("database", stop=engine.dispose),
         CallbackComponent("broker", stop=connection.close),
         # Task queues exist before the relay publishes a task to them (else the broker returns it).
         CallbackComponent("task topology", start=lambda: asyncio.to_thread(declare_task_topology, celery)),
+        build_consumer(connection, handlers, grace_seconds=settings.shutdown_grace_seconds),
         http,
     ]
     await run_until_stopped(components, stop_timeout=settings.shutdown_grace_seconds)
