@@ -88,22 +88,30 @@ def run_delivery(task: Task, channel: Channel, notification_id: str) -> str:
 def register_tasks(app: Celery) -> None:
     """Declare the tasks on ``app`` (no connection is made here)."""
 
-    @app.task(name=DELIVER_TASK[Channel.EMAIL], bind=True, acks_late=True, reject_on_worker_lost=True)
+    @app.task(
+        shared=False, name=DELIVER_TASK[Channel.EMAIL], bind=True, acks_late=True, reject_on_worker_lost=True
+    )
     def deliver_email(self: Task, notification_id: str) -> str:
         return run_delivery(self, Channel.EMAIL, notification_id)
 
-    @app.task(name=DELIVER_TASK[Channel.WEBHOOK], bind=True, acks_late=True, reject_on_worker_lost=True)
+    @app.task(
+        shared=False,
+        name=DELIVER_TASK[Channel.WEBHOOK],
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+    )
     def deliver_webhook(self: Task, notification_id: str) -> str:
         return run_delivery(self, Channel.WEBHOOK, notification_id)
 
-    @app.task(name=SWEEP_TASKS["stalled"], bind=True, acks_late=True)
+    @app.task(shared=False, name=SWEEP_TASKS["stalled"], bind=True, acks_late=True)
     def redispatch_stalled(self: Task) -> int:
         from notification.entrypoints.sweeps import redispatch_stalled as sweep
 
         rt = runtime(self.app)
         return rt.run(sweep(rt, self.app.send_task))
 
-    @app.task(name=SWEEP_TASKS["retention"], bind=True, acks_late=True)
+    @app.task(shared=False, name=SWEEP_TASKS["retention"], bind=True, acks_late=True)
     def sweep_retention(self: Task) -> dict[str, int]:
         from notification.entrypoints.sweeps import sweep_retention as sweep
 
