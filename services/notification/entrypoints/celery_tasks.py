@@ -85,22 +85,25 @@ def run_delivery(task: Task, channel: Channel, notification_id: str) -> str:
     return result.outcome.value
 
 
+DELIVERY_TASK_OPTIONS: dict[str, Any] = {
+    "shared": False,
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    # Unlimited for Celery: run_delivery bounds attempts itself (NOTIFICATION_MAX_ATTEMPTS) and marks the
+    # notification failed on the last one. Celery's default of 3 would end the task with the row still pending.
+    "max_retries": None,
+}
+
+
 def register_tasks(app: Celery) -> None:
     """Declare the tasks on ``app`` (no connection is made here)."""
 
-    @app.task(
-        shared=False, name=DELIVER_TASK[Channel.EMAIL], bind=True, acks_late=True, reject_on_worker_lost=True
-    )
+    @app.task(name=DELIVER_TASK[Channel.EMAIL], **DELIVERY_TASK_OPTIONS)
     def deliver_email(self: Task, notification_id: str) -> str:
         return run_delivery(self, Channel.EMAIL, notification_id)
 
-    @app.task(
-        shared=False,
-        name=DELIVER_TASK[Channel.WEBHOOK],
-        bind=True,
-        acks_late=True,
-        reject_on_worker_lost=True,
-    )
+    @app.task(name=DELIVER_TASK[Channel.WEBHOOK], **DELIVERY_TASK_OPTIONS)
     def deliver_webhook(self: Task, notification_id: str) -> str:
         return run_delivery(self, Channel.WEBHOOK, notification_id)
 

@@ -62,3 +62,4 @@ def test_each_delivery_task_carries_its_channel_rate_limit_when_the_app_is_built
     assert app.tasks["notification.deliver_webhook"].rate_limit == "3/m"
     assert app.tasks["notification.deliver_email"].acks_late is True
     assert app.tasks["notification.deliver_email"].reject_on_worker_lost is True
+    assert app.tasks["notification.deliver_email"].max_retries is None  # attempts are bounded by the service
