@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.signals import worker_process_init, worker_process_shutdown
+from sqlalchemy.exc import SQLAlchemyError
 
 from notification.config import NotificationSettings
 from notification.domain.model import Channel
@@ -47,16 +48,23 @@ def run_delivery(task: Task, channel: Channel, notification_id: str) -> str:
     settings = rt.settings
     retries = int(task.request.retries or 0)
     task_id = str(task.request.id)
-    result = rt.run(
-        deliver(
-            notification_id,
-            task_id,
-            store=rt.store,
-            sender=rt.sender(channel),
-            last_attempt=retries + 1 >= settings.max_attempts,
-            lease=rt.lease,
+    try:
+        result = rt.run(
+            deliver(
+                notification_id,
+                task_id,
+                store=rt.store,
+                sender=rt.sender(channel),
+                last_attempt=retries + 1 >= settings.max_attempts,
+                lease=rt.lease,
+            )
         )
-    )
+    except (SQLAlchemyError, OSError) as exc:
+        # Our own database is unreachable: nothing was recorded, so try the whole task again later (acking it
+        # as failed would leave the notification to the stalled sweep).
+        countdown = retry_delay(retries, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
+        log.warning("notification %s: database error %r, retrying in %ds", notification_id, exc, countdown)
+        raise task.retry(countdown=countdown, max_retries=None, queue=QUEUE[channel]) from exc
     if result.outcome in (Outcome.RETRY, Outcome.BUSY):
         if result.outcome is Outcome.BUSY and retries + 1 >= settings.max_attempts:
             log.warning(
