@@ -78,7 +78,7 @@ clean:
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # ---- Contracts (docs/contracts.md): AsyncAPI, schema snapshots, consumer-driven and routing contracts ----
-.PHONY: contract contract-update
+.PHONY: contract contract-update contract-html
 ASYNCAPI_TOOLS := tools/asyncapi
 CONTRACT_TOOL := PYTHONPATH=tools $(BIN)/python -m contract_tools
 
@@ -106,3 +106,7 @@ e2e: install infra
 
 gateway-sandbox: install
 	$(BIN)/python -m gateway_sandbox
+
+# A one-page HTML view of the catalogue: var/contracts/asyncapi.html.
+contract-html: install
+	$(CONTRACT_TOOL) html

@@ -24,7 +24,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "payment": ("fraud", "inventory"),
     "fraud": ("payment",),
     "inventory": ("payment",),
-    "notification": ("payment", "inventory", "fraud"),
+    "notification": ("payment", "inventory"),
 }
 
 # Name prefixes a service owns beyond its own ``<svc>.``: the notification service's Celery delivery queues

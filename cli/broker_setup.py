@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.messaging.topology import dead_letter_exchange, events_exchange, retry_exchange
+from shared.messaging.topology import events_exchange
 from warrenctl.access import SERVICES, VHOST, ServiceAccess, all_accounts
 from warrenctl.broker_admin import BrokerAdmin
 from warrenctl.policies import POLICIES
@@ -28,12 +28,9 @@ HASHING_ALGORITHM = "rabbit_password_hashing_sha256"
 
 
 def service_exchanges(service: str) -> list[tuple[str, str]]:
-    """The exchanges a service owns, created up front so consumers may start before producers."""
-    return [
-        (events_exchange(service), "topic"),
-        (retry_exchange(service), "direct"),
-        (dead_letter_exchange(service), "direct"),
-    ]
+    """Exchanges created up front: each service's events exchange, so a consumer may start (and bind) before
+    the producer ever ran, although it may not configure that exchange itself."""
+    return [(events_exchange(service), "topic")]
 
 
 def rabbit_password_hash(password: str, salt: bytes | None = None) -> str:

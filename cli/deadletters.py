@@ -18,6 +18,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from shared.messaging import headers as h
+from shared.messaging.failure import describe_dead_letter
 
 DLQ_SUFFIX = ".dlq"
 REPLAYS = "x-warren-replays"
@@ -86,32 +87,20 @@ class DeadLetter:
     @classmethod
     def from_message(cls, queue: str, message: AbstractIncomingMessage) -> DeadLetter:
         headers = dict(message.headers or {})
+        # The runtime's own reading of its annotations (or of the broker's x-death): one interpretation.
+        record = describe_dead_letter(headers)
         deaths = headers.get("x-death") or []
-        first_death: dict[str, Any] = dict(deaths[-1]) if deaths else {}  # x-death is newest first
-        original = (
-            _text(headers.get(h.ORIGINAL_QUEUE))
-            or _text(first_death.get("queue"))
-            or queue.removesuffix(DLQ_SUFFIX)
-        )
-        attempts_header = headers.get(h.ATTEMPTS, headers.get("x-delivery-count"))
-        attempts = int(attempts_header) if attempts_header is not None else None
-        if attempts is None and first_death.get("count") is not None:
-            attempts = int(first_death["count"])
-        reason = _text(headers.get(h.REASON)) or _text(first_death.get("reason")) or "unknown"
-        when = (
-            _time(headers.get(h.DEAD_LETTERED_AT))
-            or _time(first_death.get("time"))
-            or _time(message.timestamp)
-        )
+        broker_time = dict(deaths[0]).get("time") if deaths else None
+        when = _time(headers.get(h.DEAD_LETTERED_AT)) or _time(broker_time) or _time(message.timestamp)
         return cls(
             queue=queue,
             message_id=message.message_id,
             type=message.type,
-            reason=reason,
-            failure=_text(headers.get(h.FAILURE_CLASS)),
-            attempts=attempts,
+            reason=record.reason or "unknown",
+            failure=record.failure,
+            attempts=record.attempts,
             dead_lettered_at=when,
-            original_queue=original,
+            original_queue=record.original_queue or queue.removesuffix(DLQ_SUFFIX),
             headers=headers,
             body=message.body,
             properties={

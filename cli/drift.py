@@ -10,6 +10,8 @@ from typing import Any
 
 # Where each service keeps its Topology (first module found wins); importing them never connects.
 TOPOLOGY_MODULES = ("{service}.entrypoints.topology", "{service}.entrypoints.consumers", "{service}.topology")
+# Declared by the notification service's Celery app, not by its Topology: never reported as strays.
+CELERY_MANAGED = ("notification.tasks", "notifications.")
 # Queue arguments RabbitMQ adds or a policy may own; not part of what a service declares.
 _IGNORED_ARGUMENTS = frozenset({"x-queue-leader-locator"})
 
@@ -71,9 +73,15 @@ def load_topologies(services: Iterable[str]) -> dict[str, Any]:
 
 
 def expected_from_topologies(topologies: Mapping[str, Any]) -> Expected:
+    """What the services' topologies plus broker set-up (every ``<service>.events``) should have made."""
     from shared.messaging.declare import plan  # the messaging runtime's own planner: one source of truth
+    from warrenctl.access import SERVICES
+    from warrenctl.broker_setup import service_exchanges
 
     expected = Expected()
+    for service in SERVICES:
+        for name, kind in service_exchanges(service):
+            expected.exchanges[name] = (kind, {})
     for service, topology in topologies.items():
         expected.add_plan(service, plan(topology))
     return expected
@@ -137,6 +145,8 @@ def compare(
         drifts.append(Drift("missing", "binding", str(binding)))
 
     def owned(name: str) -> bool:
+        if name.startswith(CELERY_MANAGED):
+            return False
         return any(name.startswith(f"{service}.") for service in expected.owners)
 
     for name in sorted(set(actual_queues) - set(expected.queues)):

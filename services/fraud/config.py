@@ -23,7 +23,10 @@ class FraudSettings(ServiceSettings):
 
     # Optional external risk score (POST {url} -> {"score": 0..100}); rules alone when unset or down.
     risk_score_url: str | None = None
-    risk_score_timeout_seconds: float = Field(default=0.5, gt=0)
+    risk_score_timeout_seconds: float = Field(default=0.5, gt=0)  # per attempt
+    risk_score_attempts: int = Field(default=2, ge=1)
+    risk_breaker_fail_max: int = Field(default=5, ge=1)  # consecutive failures that open the breaker
+    risk_breaker_reset_seconds: float = Field(default=30.0, gt=0)  # open this long, then one probe
     risk_review_score: int = Field(default=70, ge=0, le=100)
     risk_reject_score: int = Field(default=90, ge=0, le=100)
 

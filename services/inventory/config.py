@@ -16,6 +16,8 @@ class InventorySettings(ServiceSettings):
     # A reservation with no payment outcome after this long is released. Keep it longer than payment's
     # own deadline, so a payment that is still trying never loses its units under it.
     reservation_ttl_seconds: float = Field(default=900.0, gt=0)
+    # A payment waiting for an operator's review keeps its units this long.
+    review_hold_seconds: float = Field(default=86_400.0, gt=0)
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
     sweep_batch_size: int = Field(default=100, gt=0)
     # inventory.stock_low is emitted when a reservation takes a SKU's available count to this value or

@@ -6,7 +6,7 @@ Producers build envelopes with :func:`envelope_for`; consumers read them with :f
 
 from shared.contracts import fraud, inventory, payment
 from shared.contracts.base import Command, Contract, Event, contract_for, registered_contracts
-from shared.contracts.codec import ContractViolation, decode, envelope_for
+from shared.contracts.codec import ContractViolation, decode, envelope_for, payload_of
 
 __all__ = [
     "Command",
@@ -18,6 +18,7 @@ __all__ = [
     "envelope_for",
     "fraud",
     "inventory",
+    "payload_of",
     "payment",
     "registered_contracts",
 ]

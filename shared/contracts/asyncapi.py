@@ -13,12 +13,19 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from shared.contracts.asyncapi_amqp import (
+    AMQP_BINDING_VERSION,
+    component_message,
+    exchange_binding,
+    message_ref,
+    queue_binding,
+)
+from shared.contracts.asyncapi_tasks import add_tasks
 from shared.contracts.base import Command, Contract
 from shared.contracts.catalogue import Catalogue, Handler
 from shared.messaging.envelope import CONTENT_TYPE
 
 ASYNCAPI_VERSION = "3.0.0"
-AMQP_BINDING_VERSION = "0.3.0"
 _SCHEMA_REF = "#/components/schemas/{model}"
 
 Document = dict[str, Any]
@@ -60,7 +67,10 @@ def build_document(catalogue: Catalogue, *, version: str, vhost: str = "warren")
             },
             "correlationIds": {
                 "correlation": {
-                    "description": "The AMQP correlation_id property: shared by every message of one checkout.",
+                    "description": (
+                        "The AMQP correlation_id message property (runtime expressions call AMQP properties "
+                        "headers): shared by every message of one checkout."
+                    ),
                     "location": "$message.header#/correlation_id",
                 }
             },
@@ -68,6 +78,7 @@ def build_document(catalogue: Catalogue, *, version: str, vhost: str = "warren")
     }
     _add_routing_key_channels(document, catalogue, vhost)
     _add_queue_channels(document, catalogue, vhost)
+    add_tasks(document, catalogue.tasks(), vhost)
     return document
 
 
@@ -87,7 +98,6 @@ _ENVELOPE_HEADERS: dict[str, Any] = {
         },
         "causation_id": {"type": "string", "description": "message_id of the message that caused this one."},
         "traceparent": {"type": "string", "description": "W3C trace context of the producing span."},
-        "correlation_id": {"type": "string", "description": "Mirror of the AMQP correlation_id property."},
     },
     "required": ["occurred_at"],
 }
@@ -134,20 +144,6 @@ def _summary(model: type[Contract]) -> str:
     return " ".join(doc.split("\n\n")[0].split())
 
 
-def _exchange_binding(exchange: str, vhost: str) -> dict[str, Any]:
-    return {
-        "name": exchange,
-        "type": "topic",
-        "durable": True,
-        "autoDelete": False,
-        "vhost": f"/{vhost}" if not vhost.startswith("/") else vhost,
-    }
-
-
-def _message_ref(channel: str, message_type: str) -> dict[str, str]:
-    return {"$ref": f"#/channels/{channel}/messages/{message_type}"}
-
-
 def _add_routing_key_channels(document: Document, catalogue: Catalogue, vhost: str) -> None:
     by_key: dict[tuple[str, str], list[type[Contract]]] = defaultdict(list)
     for model in catalogue.contracts:
@@ -165,14 +161,11 @@ def _add_routing_key_channels(document: Document, catalogue: Catalogue, vhost: s
             "address": key,
             "title": f"{exchange} / {key}",
             "description": f"Routing key {key} on the topic exchange {exchange}. Consumed by: {consumed_by}.",
-            "messages": {
-                model.message_type: {"$ref": f"#/components/messages/{model.message_type}"}
-                for model in models
-            },
+            "messages": {model.message_type: component_message(model.message_type) for model in models},
             "bindings": {
                 "amqp": {
                     "is": "routingKey",
-                    "exchange": _exchange_binding(exchange, vhost),
+                    "exchange": exchange_binding(exchange, vhost),
                     "bindingVersion": AMQP_BINDING_VERSION,
                 }
             },
@@ -185,7 +178,7 @@ def _add_routing_key_channels(document: Document, catalogue: Catalogue, vhost: s
             "title": f"{producer} publishes {key}",
             "summary": f"{producer} publishes {', '.join(m.message_type for m in models)} through its outbox.",
             "tags": [{"name": producer}],
-            "messages": [_message_ref(channel_id, model.message_type) for model in models],
+            "messages": [message_ref(channel_id, model.message_type) for model in models],
             "bindings": {
                 "amqp": {"deliveryMode": 2, "mandatory": True, "bindingVersion": AMQP_BINDING_VERSION}
             },
@@ -201,22 +194,10 @@ def _add_queue_channels(document: Document, catalogue: Catalogue, vhost: str) ->
             "title": f"queue {handler.name}",
             "description": _queue_description(handler),
             "messages": {
-                model.message_type: {"$ref": f"#/components/messages/{model.message_type}"}
+                model.message_type: component_message(model.message_type)
                 for model in sorted(handler.accepts, key=lambda m: m.message_type)
             },
-            "bindings": {
-                "amqp": {
-                    "is": "queue",
-                    "queue": {
-                        "name": handler.name,
-                        "durable": True,
-                        "exclusive": False,
-                        "autoDelete": False,
-                        "vhost": f"/{vhost}",
-                    },
-                    "bindingVersion": AMQP_BINDING_VERSION,
-                }
-            },
+            "bindings": {"amqp": queue_binding(handler.name, vhost)},
             "x-warren-bindings": [
                 {"exchange": binding.exchange, "pattern": binding.pattern} for binding in handler.bindings
             ],
@@ -231,7 +212,7 @@ def _add_queue_channels(document: Document, catalogue: Catalogue, vhost: str) ->
             "summary": f"{handler.service}'s handler {handler.queue.handler} consumes with manual acks.",
             "tags": [{"name": handler.service}],
             "messages": [
-                _message_ref(channel_id, model.message_type)
+                message_ref(channel_id, model.message_type)
                 for model in sorted(handler.accepts, key=lambda m: m.message_type)
             ],
             "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},

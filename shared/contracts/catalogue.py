@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from shared.contracts.base import Contract
 from shared.messaging.topology import Binding, HandlerQueue, Topology
@@ -39,6 +40,38 @@ class Handler:
 
 
 @dataclass(frozen=True)
+class TaskParameter:
+    """One positional argument of a task message, with the JSON Schema of its value."""
+
+    name: str
+    schema: Mapping[str, Any]
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class TaskRoute:
+    """A Celery task message: published to ``exchange`` with ``routing_key``, consumed from ``queue``.
+
+    Task messages stay inside their service (its outbox or beat dispatches, its workers run them), so they
+    need no consumer expectations, but they are catalogued and their arguments are evolution-checked.
+    """
+
+    service: str
+    name: str
+    exchange: str
+    routing_key: str
+    queue: str
+    parameters: tuple[TaskParameter, ...] = ()
+    summary: str = ""
+    exchange_type: str = "topic"
+
+    @property
+    def key(self) -> str:
+        """Its name in the catalogue and snapshots: ``task.notification.deliver_email``."""
+        return f"task.{self.name}"
+
+
+@dataclass(frozen=True)
 class ServiceDeclaration:
     """What one service declares: its topology, what each handler accepts, and how it builds its events.
 
@@ -53,6 +86,7 @@ class ServiceDeclaration:
     accepts: Mapping[str, Sequence[type[Contract]]] = field(default_factory=dict)
     examples: ExampleSource | None = None
     source: str = "declared"
+    tasks: tuple[TaskRoute, ...] = ()
 
     def handlers(self) -> tuple[Handler, ...]:
         """Every handler queue with its accepted types; a queue without an ``accepts`` entry is an error."""
@@ -93,6 +127,10 @@ class Catalogue:
     def handlers(self) -> tuple[Handler, ...]:
         """Every handler of every service."""
         return tuple(handler for service in self.services for handler in service.handlers())
+
+    def tasks(self) -> tuple[TaskRoute, ...]:
+        """Every Celery task message of every service, by name."""
+        return tuple(sorted((task for s in self.services for task in s.tasks), key=lambda task: task.name))
 
     def contract(self, message_type: str) -> type[Contract]:
         """The model of ``message_type``; ``KeyError`` if no contract has that type."""

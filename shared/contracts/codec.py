@@ -34,6 +34,24 @@ class ContractViolation(PermanentError):
         super().__init__(f"{message_type} payload violates its contract: {problems}")
 
 
+def payload_of(contract: Contract) -> dict[str, Any]:
+    """The JSON payload of ``contract``, validated again as its model reads it (what a consumer will see).
+
+    Raises :class:`ContractViolation` for an instance that bypassed validation (``model_construct``) or holds
+    a value that does not survive serialisation. Code storing payloads itself (an outbox row) uses this.
+    """
+    model = type(contract)
+    message_type = getattr(model, "message_type", None)
+    if message_type is None:
+        raise TypeError(f"{model.__qualname__} declares no message_type; only concrete contracts are sent")
+    payload = contract.model_dump(mode="json")
+    try:
+        model.model_validate(payload)
+    except ValidationError as exc:
+        raise ContractViolation(message_type, exc) from exc
+    return payload
+
+
 def envelope_for(
     contract: Contract,
     *,
@@ -49,16 +67,7 @@ def envelope_for(
     id = its message id). ``envelope_fields`` pass through to :class:`Envelope` (e.g. ``message_id``).
     """
     model = type(contract)
-    message_type = getattr(model, "message_type", None)
-    if message_type is None:
-        raise TypeError(f"{model.__qualname__} declares no message_type; only concrete contracts are sent")
-    # Round-trip through JSON: catches instances built with model_construct() or mutated past validation,
-    # and values that do not survive serialisation, before anything reaches the outbox.
-    payload = contract.model_dump(mode="json")
-    try:
-        model.model_validate(payload)
-    except ValidationError as exc:
-        raise ContractViolation(message_type, exc) from exc
+    payload = payload_of(contract)
     fields: dict[str, Any] = dict(envelope_fields)
     if causation is not None:
         fields["causation_id"] = str(causation.message_id)
@@ -67,7 +76,7 @@ def envelope_for(
     message_id = fields.pop("message_id", None) or uuid.uuid4()
     return Envelope(
         message_id=message_id,
-        type=message_type,
+        type=model.message_type,
         correlation_id=correlation_id or str(message_id),
         producer=model.producer,
         traceparent=traceparent,

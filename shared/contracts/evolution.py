@@ -10,17 +10,19 @@ version stays registered with ``deprecated_until`` so consumers keep accepting i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from shared.contracts.base import Contract
+from shared.contracts.catalogue import TaskRoute
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # Keys that document a schema without changing what validates; changing them is never breaking.
 _ANNOTATIONS = frozenset({"title", "description", "examples", "default", "$comment", "deprecated"})
 _DEPRECATED_UNTIL = "x-warren-deprecated-until"
+_POSITIONAL = "x-warren-positional"
 
 Schema = dict[str, Any]
 
@@ -54,6 +56,20 @@ def snapshot(model: type[Contract]) -> Schema:
     return schema
 
 
+def task_snapshot(task: TaskRoute) -> Schema:
+    """The snapshot of a Celery task's arguments: an object of its parameters, plus their positional order."""
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": f"urn:warren:{task.key}",
+        "title": task.name,
+        "type": "object",
+        "properties": {parameter.name: dict(parameter.schema) for parameter in task.parameters},
+        "required": [parameter.name for parameter in task.parameters if parameter.required],
+        _POSITIONAL: [parameter.name for parameter in task.parameters],
+        "x-warren-service": task.service,
+    }
+
+
 def render(schema: Schema) -> str:
     """Stable text of a snapshot (sorted keys, trailing newline) so regenerating is a no-op diff."""
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -63,21 +79,28 @@ def compare(message_type: str, old: Schema, new: Schema) -> list[Change]:
     """Every change from ``old`` to ``new`` (two snapshots of one message type), classified."""
     changes: list[Change] = []
     _compare_node(message_type, "", old, new, old, new, changes)
+    old_order, new_order = old.get(_POSITIONAL), new.get(_POSITIONAL)
+    if old_order is not None and new_order is not None:
+        kept = [name for name in new_order if name in old_order]
+        if kept != [name for name in old_order if name in new_order] or new_order[: len(kept)] != kept:
+            detail = f"positional arguments reordered from {old_order} to {new_order}"
+            changes.append(Change(message_type, "", detail, breaking=True))
     return changes
 
 
 def check_evolution(
-    snapshots: Mapping[str, Schema], models: Mapping[str, type[Contract]], today: date
+    snapshots: Mapping[str, Schema], current: Mapping[str, Schema], today: date
 ) -> list[Change]:
-    """Compare every model with its snapshot; new types are compatible, vanished ones need a closed window."""
+    """Compare the code's snapshots with the committed ones; new types are compatible, vanished ones need a
+    closed deprecation window."""
     changes: list[Change] = []
-    for message_type, model in sorted(models.items()):
+    for message_type, schema in sorted(current.items()):
         old = snapshots.get(message_type)
         if old is None:
             changes.append(Change(message_type, "", "new message type (no snapshot yet)", breaking=False))
             continue
-        changes.extend(compare(message_type, old, snapshot(model)))
-    for message_type in sorted(set(snapshots) - set(models)):
+        changes.extend(compare(message_type, old, schema))
+    for message_type in sorted(set(snapshots) - set(current)):
         until = snapshots[message_type].get(_DEPRECATED_UNTIL)
         if until is not None and today > date.fromisoformat(until):
             detail = f"removed after its deprecation window ({until})"
@@ -87,6 +110,23 @@ def check_evolution(
             detail = f"message type removed while consumers may still receive it ({window})"
             changes.append(Change(message_type, "", detail, breaking=True))
     return changes
+
+
+def check_versions(contracts: Iterable[type[Contract]]) -> list[str]:
+    """Every superseded version (a higher version of its fact exists) must say how long consumers accept it."""
+    by_fact: dict[str, list[type[Contract]]] = {}
+    for model in contracts:
+        by_fact.setdefault(model.routing_key(), []).append(model)
+    problems = []
+    for fact, models in sorted(by_fact.items()):
+        latest = max(model.version() for model in models)
+        for model in sorted(models, key=lambda m: m.version()):
+            if model.version() < latest and model.deprecated_until is None:
+                problems.append(
+                    f"{model.message_type} is superseded by {fact}.v{latest} but sets no deprecated_until: "
+                    "declare the window during which consumers keep accepting it"
+                )
+    return problems
 
 
 def _resolve(node: Schema, root: Schema) -> Schema:

@@ -6,7 +6,8 @@ Checked over a :class:`~shared.contracts.catalogue.Catalogue`:
 2. every emitted routing key reaches a handler, or its contract says why not (``intentionally_unconsumed``);
 3. every message routed to a handler's queue is a type the handler accepts (otherwise it would be
    dead-lettered as an unknown type on arrival), and every accepted type is routed to the queue;
-4. a handler that accepts one version of a fact accepts every live version of it (the deprecation window).
+4. a handler that accepts one version of a fact accepts every live version of it (the deprecation window);
+5. a service's ``consumes_from`` names exactly the exchanges its handlers bind to.
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ def check_routing(catalogue: Catalogue, today: date) -> list[str]:
                     f"{model.message_type} is marked intentionally_unconsumed but {names} consume it: "
                     "remove the marker"
                 )
+    for service in catalogue.services:
+        bound = {b.exchange for queue in service.topology.queues for b in queue.bindings}
+        declared = set(service.topology.consumes_from)
+        for exchange in sorted(bound - declared):
+            problems.append(
+                f"{service.name} binds to {exchange!r} but its TOPOLOGY.consumes_from does not list it"
+            )
+        for exchange in sorted(declared - bound):
+            problems.append(f"{service.name} lists {exchange!r} in consumes_from but no handler binds to it")
     for model in catalogue.contracts:
         if model.past_deprecation_window(today):
             problems.append(

@@ -64,6 +64,10 @@ class _Running:
     tags: dict[str, ConsumerTag] = field(default_factory=dict)
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     paused: bool = False
+    acked: Any = field(init=False)  # the labelled ACKED counter child, looked up once
+
+    def __post_init__(self) -> None:
+        self.acked = metrics.ACKED.labels(self.route.queue.service, self.route.queue.handler)
 
 
 def copy_with_headers(message: AbstractMessage, headers: dict[str, Any]) -> aio_pika.Message:
@@ -225,12 +229,22 @@ class Consumer:
         try:
             delivery = Delivery(source, message.exchange or "", message.routing_key or "")
             outcome = await running.route.process(message, delivery)
-            await self._settle(running.route.queue, message, outcome)
+            await self._settle(running, message, outcome)
         finally:
             running.in_flight.discard(task)
 
-    async def _settle(self, queue: HandlerQueue, message: AbstractIncomingMessage, outcome: Outcome) -> None:
+    async def _settle(self, running: _Running, message: AbstractIncomingMessage, outcome: Outcome) -> None:
+        queue = running.route.queue
         labels = {"service": queue.service, "handler": queue.handler}
+        if isinstance(outcome, Ack):
+            try:
+                await message.ack()
+            except _CHANNEL_GONE as exc:
+                metrics.SETTLE_FAILED.labels(**labels).inc()
+                log.warning("ack of %s failed (%r); the broker will redeliver it", message.message_id, exc)
+                return
+            running.acked.inc()
+            return
         try:
             if isinstance(outcome, Retry):
                 await self._republish(self._topology.retry_exchange, outcome.queue, message, outcome.headers)
@@ -251,9 +265,6 @@ class Consumer:
         except _CHANNEL_GONE as exc:
             metrics.SETTLE_FAILED.labels(**labels).inc()
             log.warning("ack of %s failed (%r); the broker will redeliver it", message.message_id, exc)
-            return
-        if isinstance(outcome, Ack):
-            metrics.ACKED.labels(**labels).inc()
 
     async def _reject(self, message: AbstractIncomingMessage) -> None:
         try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aio_pika.abc import AbstractConnection
-from aiormq.exceptions import ChannelPreconditionFailed
+from aiormq.exceptions import ChannelAccessRefused, ChannelPreconditionFailed
 
 from shared.messaging.errors import TopologyMismatch
 from shared.messaging.management import ManagementClient
@@ -205,6 +205,27 @@ def _vhost_of(connection: AbstractConnection) -> str:
     return path or "/"
 
 
+async def _ensure_foreign_exchange(connection: AbstractConnection, spec: ExchangeSpec) -> None:
+    """Declare another service's exchange; under a least-privilege user, check it exists instead.
+
+    A service user may configure only its own ``<service>.*`` names (deploy/rabbitmq, docs/operations.md), so
+    broker set-up creates every ``<service>.events`` exchange up front and a passive declare suffices.
+    """
+    channel = await connection.channel()
+    try:
+        raw = await channel.get_underlay_channel()
+        await raw.exchange_declare(
+            spec.name, exchange_type=spec.type, durable=True, arguments=spec.arguments or None
+        )
+    except ChannelAccessRefused:
+        channel = await connection.channel()
+        raw = await channel.get_underlay_channel()
+        await raw.exchange_declare(spec.name, passive=True)
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+
+
 async def declare(
     connection: AbstractConnection,
     topology: Topology,
@@ -213,12 +234,15 @@ async def declare(
 ) -> Plan:
     """Declare everything ``topology`` needs (durable, idempotent); :class:`TopologyMismatch` on a conflict."""
     declared = plan(topology)
+    own = f"{topology.service}."
+    for foreign in (e for e in declared.exchanges if not e.name.startswith(own)):
+        await _ensure_foreign_exchange(connection, foreign)
     channel = await connection.channel()
     try:
         raw = await channel.get_underlay_channel()
         spec: QueueSpec | ExchangeSpec | None = None
         try:
-            for spec in declared.exchanges:
+            for spec in (e for e in declared.exchanges if e.name.startswith(own)):
                 await raw.exchange_declare(
                     spec.name, exchange_type=spec.type, durable=True, arguments=spec.arguments or None
                 )

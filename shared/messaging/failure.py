@@ -81,7 +81,7 @@ class DeadLetter:
 Outcome = Ack | Retry | DeadLetter
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """Where a failed message was consumed from and how it reached there."""
 

@@ -43,6 +43,21 @@ def dead_letter_exchange(service: str) -> str:
     return f"{service}.dead-letter"
 
 
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching, as the broker does it: ``*`` is exactly one word, ``#`` zero or more words."""
+    return _match(pattern.split("."), routing_key.split("."))
+
+
+def _match(pattern: list[str], words: list[str]) -> bool:
+    if not pattern:
+        return not words
+    if pattern[0] == "#":
+        return any(_match(pattern[1:], words[i:]) for i in range(len(words) + 1))
+    if not words:
+        return False
+    return pattern[0] in ("*", words[0]) and _match(pattern[1:], words[1:])
+
+
 def _delay_label(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{int(seconds // 60)}m"

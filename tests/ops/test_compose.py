@@ -138,3 +138,8 @@ def test_every_built_package_exists_when_compose_names_it(compose: dict[str, Any
             "devtools/gateway_sandbox",
             "devtools/mailsink",
         }, name
+
+
+def test_build_context_leaves_out_secrets_and_local_state() -> None:
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()}
+    assert {".env", "var", ".venv", ".git", "**/build"} <= ignored

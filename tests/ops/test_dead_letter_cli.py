@@ -167,3 +167,44 @@ def test_purge_empties_the_queue_when_confirmed(cli: CliRunner, amqp_url: str) -
     assert result.exit_code == 0, result.output
     assert "purged 2" in result.output
     assert asyncio.run(_take_all(amqp_url, DLQ)) == []
+
+
+async def _broker_dead_letter(url: str) -> str:
+    """A message the broker itself dead-lettered (rejected without requeue): only x-death tells its story."""
+    async with await aio_pika.connect(url) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        dlx = await channel.declare_exchange(
+            "payment.dead-letter", aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        dlq = await channel.declare_queue(DLQ, durable=True, arguments=QUORUM)
+        await dlq.bind(dlx, DLQ)
+        source = await channel.declare_queue(
+            SOURCE,
+            durable=True,
+            arguments={
+                **QUORUM,
+                "x-dead-letter-exchange": "payment.dead-letter",
+                "x-dead-letter-routing-key": DLQ,
+            },
+        )
+        message_id = str(uuid.uuid4())
+        await channel.default_exchange.publish(
+            aio_pika.Message(b"{}", message_id=message_id, type="fraud.assessed.v1"), routing_key=SOURCE
+        )
+        delivered = await source.get(timeout=5)
+        await delivered.reject(requeue=False)
+        return message_id
+
+
+def test_broker_dead_letters_show_the_broker_reason_and_replay_to_their_queue(
+    cli: CliRunner, amqp_url: str
+) -> None:
+    message_id = asyncio.run(_broker_dead_letter(amqp_url))
+    listing = cli.invoke(app, ["dlq", "list"])
+    assert listing.exit_code == 0, listing.output
+    assert "dead-lettered by the broker: rejected" in listing.output
+    replay = cli.invoke(app, ["dlq", "replay", DLQ, "--all"])
+    assert replay.exit_code == 0, replay.output
+    back = asyncio.run(_take_all(amqp_url, SOURCE))
+    assert [m.message_id for m in back] == [message_id]
+    assert "x-death" not in (back[0].headers or {})

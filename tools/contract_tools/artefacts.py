@@ -36,9 +36,16 @@ def asyncapi_text(catalogue: Catalogue) -> str:
     return asyncapi.render(asyncapi.build_document(catalogue, version=catalogue_version()))
 
 
+def current_snapshots(catalogue: Catalogue) -> dict[str, evolution.Schema]:
+    """The snapshot of every contract (by message type) and every task message (``task.<name>``) in the code."""
+    snapshots = {model.message_type: evolution.snapshot(model) for model in catalogue.contracts}
+    snapshots.update({task.key: evolution.task_snapshot(task) for task in catalogue.tasks()})
+    return snapshots
+
+
 def snapshot_texts(catalogue: Catalogue) -> dict[str, str]:
-    """Every contract's schema snapshot, by message type, as committed text."""
-    return {model.message_type: evolution.render(evolution.snapshot(model)) for model in catalogue.contracts}
+    """Every snapshot as committed text."""
+    return {key: evolution.render(schema) for key, schema in current_snapshots(catalogue).items()}
 
 
 def read_snapshots(directory: Path | None = None) -> dict[str, evolution.Schema]:
@@ -69,8 +76,7 @@ class Report:
 
 def evolution_changes(catalogue: Catalogue, today: date) -> list[evolution.Change]:
     """Every difference between the committed snapshots and the code, classified."""
-    models = {model.message_type: model for model in catalogue.contracts}
-    return evolution.check_evolution(read_snapshots(), models, today)
+    return evolution.check_evolution(read_snapshots(), current_snapshots(catalogue), today)
 
 
 def check(catalogue: Catalogue, today: date) -> Report:
@@ -88,6 +94,9 @@ def check(catalogue: Catalogue, today: date) -> Report:
         for change in changes
         if change.breaking
     ]
+    report.sections["versions: every superseded version has a deprecation window"] = evolution.check_versions(
+        catalogue.contracts
+    )
     report.sections["snapshots: contracts/schemas/ matches the code"] = [
         f"{change}: {UPDATE_HINT}" for change in changes if not change.breaking
     ]

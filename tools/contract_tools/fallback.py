@@ -27,38 +27,6 @@ PAYMENT, FRAUD, INVENTORY = events_exchange("payment"), events_exchange("fraud")
 OUTCOMES = (PaymentCaptured, PaymentDeclined, PaymentRejected, PaymentCancelled, PaymentFailed)
 
 
-def _outcome_fields(status: str) -> dict[str, object]:
-    return {
-        "payment_id": f"pay-{status}",
-        "order_id": "order-1",
-        "customer_id": "cust-1",
-        "customer_email": "ada@example.com",
-        "amount": 2500,
-        "currency": "EUR",
-    }
-
-
-def _payment_examples() -> Iterable[Contract]:
-    yield PaymentRequested.model_validate(
-        {
-            "payment_id": "pay-1",
-            "order_id": "order-1",
-            "customer": {"id": "cust-1", "email": "ada@example.com", "country": "DE"},
-            "items": [{"sku": "sku-1", "quantity": 2, "unit_amount": 1250}],
-            "amount": 2500,
-            "currency": "EUR",
-        }
-    )
-    yield PaymentCaptured.model_validate({**_outcome_fields("captured"), "charge_id": "ch_1"})
-    yield PaymentDeclined.model_validate({**_outcome_fields("declined"), "reason": "card declined"})
-    yield PaymentRejected.model_validate({**_outcome_fields("rejected"), "reason": "amount over limit"})
-    yield PaymentCancelled.model_validate({**_outcome_fields("cancelled"), "reason": "out of stock"})
-    yield PaymentFailed.model_validate({**_outcome_fields("failed"), "reason": "gateway unreachable"})
-    yield PaymentReviewRequired.model_validate(
-        {**_outcome_fields("review"), "score": 60, "reasons": ["velocity"]}
-    )
-
-
 def _fraud_examples() -> Iterable[Contract]:
     for decision in FraudDecision:
         yield FraudAssessed(payment_id="pay-1", decision=decision, score=10, reasons=("rule",))
@@ -79,24 +47,6 @@ def _inventory_examples() -> Iterable[Contract]:
 
 
 SERVICES: dict[str, ServiceDeclaration] = {
-    "payment": ServiceDeclaration(
-        name="payment",
-        topology=Topology(
-            service="payment",
-            queues=(
-                handler_queue("payment", "on_fraud_assessed", [(FRAUD, "fraud.assessed")]),
-                handler_queue(
-                    "payment",
-                    "on_stock",
-                    [(INVENTORY, "inventory.reserved"), (INVENTORY, "inventory.rejected")],
-                ),
-            ),
-            consumes_from=(FRAUD, INVENTORY),
-        ),
-        accepts={"on_fraud_assessed": (FraudAssessed,), "on_stock": (StockReserved, StockRejected)},
-        examples=_payment_examples,
-        source="fallback",
-    ),
     "fraud": ServiceDeclaration(
         name="fraud",
         topology=Topology(

@@ -12,18 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fraud.adapters.tables import assessments, customers
 from fraud.domain.rules import Assessment
-from shared.contracts.base import Event
 from shared.contracts.fraud import FraudDecision
+from shared.persistence.repository import TrackingRepository
 
 
-class SqlAssessmentRepository:
+class SqlAssessmentRepository(TrackingRepository[Assessment]):
     def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
         self._session = session
-        self._seen: dict[str, tuple[Assessment, bool]] = {}  # payment id -> (assessment, is new)
+        self._new: set[str] = set()
 
     async def get(self, payment_id: str) -> Assessment | None:
-        if payment_id in self._seen:
-            return self._seen[payment_id][0]
+        if payment_id in self.seen:
+            return self.seen[payment_id]
         row = (
             await self._session.execute(select(assessments).where(assessments.c.payment_id == payment_id))
         ).first()
@@ -37,11 +38,11 @@ class SqlAssessmentRepository:
             score=row.score,
             reasons=tuple(row.reasons),
         )
-        self._seen[payment_id] = (assessment, False)
-        return assessment
+        return self.track(assessment)
 
     def add(self, assessment: Assessment) -> None:
-        self._seen[assessment.payment_id] = (assessment, True)
+        self._new.add(assessment.payment_id)
+        self.track(assessment)
 
     async def lock_customer(self, customer_id: str) -> None:
         # An upsert takes the customer's row lock on PostgreSQL (held to commit); SQLite's write lock
@@ -54,34 +55,30 @@ class SqlAssessmentRepository:
             )
         )
 
-    async def count_since(self, customer_id: str, since: datetime, until: datetime) -> int:
+    async def count_between(self, customer_id: str, after: datetime, before: datetime) -> int:
         count = await self._session.scalar(
             select(func.count())
             .select_from(assessments)
             .where(
                 assessments.c.customer_id == customer_id,
-                assessments.c.requested_at > since,
-                assessments.c.requested_at <= until,
+                assessments.c.requested_at > after,
+                assessments.c.requested_at < before,
             )
         )
         return int(count or 0)
 
-    async def flush(self) -> list[Event]:
-        """Insert new assessments; return (and clear) the events recorded by everything touched."""
-        events: list[Event] = []
-        for assessment, new in self._seen.values():
-            if new:
-                await self._session.execute(
-                    insert(assessments).values(
-                        payment_id=assessment.payment_id,
-                        customer_id=assessment.customer_id,
-                        requested_at=assessment.requested_at,
-                        decision=assessment.decision.value,
-                        score=assessment.score,
-                        reasons=list(assessment.reasons),
-                    )
+    async def flush(self) -> None:
+        """Insert the new assessments (an assessment never changes once made)."""
+        for payment_id in sorted(self._new):
+            assessment = self.seen[payment_id]
+            await self._session.execute(
+                insert(assessments).values(
+                    payment_id=assessment.payment_id,
+                    customer_id=assessment.customer_id,
+                    requested_at=assessment.requested_at,
+                    decision=assessment.decision.value,
+                    score=assessment.score,
+                    reasons=list(assessment.reasons),
                 )
-            events.extend(assessment.events)
-            assessment.events.clear()
-        self._seen = {key: (a, False) for key, (a, _) in self._seen.items()}
-        return events
+            )
+        self._new.clear()

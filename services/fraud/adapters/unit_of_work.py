@@ -1,33 +1,29 @@
-"""The SQL unit of work: one session, one transaction, the events recorded by what it touched."""
+"""Fraud's unit of work: the assessment, its event (outbox) and the inbox mark, in one transaction (the shared
+:class:`~shared.persistence.unit_of_work.SqlUnitOfWork` does the outbox and inbox)."""
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from fraud.adapters.metrics import ASSESSMENTS
 from fraud.adapters.repositories import SqlAssessmentRepository
-from shared.contracts.base import Event
+from shared.persistence.unit_of_work import SqlUnitOfWork
 
 
-class SqlFraudUnitOfWork:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self.committed_events: list[Event] = []
+class SqlFraudUnitOfWork(SqlUnitOfWork):
+    assessments: SqlAssessmentRepository
 
-    async def __aenter__(self) -> Self:
-        self.session = self._sessions()
-        self.assessments = SqlAssessmentRepository(self.session)
-        return self
+    def __init__(self, engine: AsyncEngine, *, correlation_id: str | None = None) -> None:
+        super().__init__(engine, producer="fraud", correlation_id=correlation_id)
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.session.rollback()
-        await self.session.close()
+    def start_repositories(self, session: AsyncSession) -> None:
+        self.assessments = SqlAssessmentRepository(session)
+
+    async def flush_state(self) -> None:
+        await self.assessments.flush()
 
     async def commit(self) -> None:
-        events = await self.assessments.flush()
-        await self.session.commit()
-        self.committed_events.extend(events)
+        decisions = [a.decision.value for a in self.assessments.seen.values() for _ in a.events]
+        await super().commit()
+        for decision in decisions:
+            ASSESSMENTS.labels(decision).inc()

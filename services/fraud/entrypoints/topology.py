@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.contracts.base import Contract
 from shared.contracts.payment import PaymentRequested
 from shared.messaging.topology import Topology, events_exchange, handler_queue
 
@@ -15,6 +16,5 @@ TOPOLOGY = Topology(
     consumes_from=(PAYMENT_EVENTS,),
 )
 
-# The contract types each handler accepts: the consumer registers handlers with these, and the contract
-# tooling (tools/contract_tools) reads them to generate the AsyncAPI catalogue and check routing.
-ACCEPTS = {"on_payment_requested": (PaymentRequested,)}
+# handler -> the contract types it accepts; the consumer registers each handler with exactly these.
+ACCEPTS: dict[str, tuple[type[Contract], ...]] = {"on_payment_requested": (PaymentRequested,)}

@@ -9,12 +9,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fraud.adapters.tables import metadata
+from shared.outbox.migration import PLATFORM_METADATA
 
 config = context.config
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(
+        connection=connection, target_metadata=[metadata, PLATFORM_METADATA], render_as_batch=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -40,14 +40,16 @@ async def assess_payment(
         if assessment is not None:
             assessment.announce()  # the same request again: the same answer, counted once
         else:
+            # Payments already assessed within one window of this one, before or after it: requests of one
+            # customer may be consumed out of order, and the n-th assessed inside ten minutes is the n-th.
             window = timedelta(seconds=rules.velocity_window_seconds)
-            earlier = await uow.assessments.count_since(
-                facts.customer_id, requested_at - window, requested_at
+            nearby = await uow.assessments.count_between(
+                facts.customer_id, requested_at - window, requested_at + window
             )
             assessment = assess(
                 facts,
                 rules,
-                recent_payments=earlier + 1,
+                recent_payments=nearby + 1,
                 risk_score=risk_score,
                 risk_score_checked=risk is not None,
             )

@@ -18,8 +18,8 @@ class AssessmentRepository(Protocol):
         """Serialise this customer's assessments until commit, so velocity counts are exact."""
         ...
 
-    async def count_since(self, customer_id: str, since: datetime, until: datetime) -> int:
-        """Assessed payments of the customer requested in ``(since, until]``."""
+    async def count_between(self, customer_id: str, after: datetime, before: datetime) -> int:
+        """Assessed payments of the customer requested strictly between ``after`` and ``before``."""
         ...
 
 

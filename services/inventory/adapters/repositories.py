@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inventory.adapters.tables import reservations, stock
 from inventory.domain.model import Line, Reservation, ReservationStatus, StockLevel, Taken
-from shared.contracts.base import Event
 from shared.messaging.errors import TransientError
+from shared.persistence.repository import TrackingRepository
 
 
 class ConcurrentReservationUpdate(TransientError):
@@ -105,18 +105,19 @@ class SqlStockRepository:
         return None if row is None else StockLevel(row.sku, row.available, row.reserved, row.sold)
 
 
-class SqlReservationRepository:
-    """Tracks the reservations it hands out; ``flush`` writes them with an optimistic status check."""
+class SqlReservationRepository(TrackingRepository[Reservation]):
+    """Tracks what it hands out (the unit of work collects their events); ``flush`` writes them, checking
+    that nobody changed a reservation's status since it was read."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self._seen: dict[str, tuple[Reservation, ReservationStatus | None]] = {}
+        super().__init__(session)
+        self._loaded: dict[str, dict[str, Any] | None] = {}  # the row as read (None: new)
 
     async def get(self, payment_id: str) -> Reservation | None:
-        if payment_id in self._seen:
-            return self._seen[payment_id][0]
+        if payment_id in self.seen:
+            return self.seen[payment_id]
         row = (
-            await self._session.execute(
+            await self.session.execute(
                 select(reservations).where(reservations.c.payment_id == payment_id).with_for_update()
             )
         ).first()
@@ -131,14 +132,15 @@ class SqlReservationRepository:
             expires_at=row.expires_at,
             reason=row.reason,
         )
-        self._seen[payment_id] = (reservation, reservation.status)
-        return reservation
+        self._loaded[payment_id] = _row(reservation)
+        return self.track(reservation)
 
     def add(self, reservation: Reservation) -> None:
-        self._seen[reservation.payment_id] = (reservation, None)
+        self._loaded[reservation.payment_id] = None
+        self.track(reservation)
 
     async def expired(self, now: datetime, limit: int) -> list[str]:
-        rows = await self._session.execute(
+        rows = await self.session.execute(
             select(reservations.c.payment_id)
             .where(reservations.c.status == ReservationStatus.RESERVED, reservations.c.expires_at <= now)
             .order_by(reservations.c.expires_at)
@@ -146,29 +148,23 @@ class SqlReservationRepository:
         )
         return [row.payment_id for row in rows]
 
-    async def flush(self) -> list[Event]:
-        """Write new and changed reservations; return (and clear) the events they recorded."""
-        events: list[Event] = []
-        for reservation, loaded_status in self._seen.values():
-            if loaded_status is None:
-                await self._session.execute(insert(reservations).values(**_row(reservation)))
-            elif reservation.status is not loaded_status or reservation.events:
-                result = await self._session.execute(
+    async def flush(self) -> None:
+        """Insert new reservations and write changed ones (optimistic check on the status read)."""
+        for payment_id, reservation in self.seen.items():
+            loaded, row = self._loaded[payment_id], _row(reservation)
+            if loaded is None:
+                await self.session.execute(insert(reservations).values(**row))
+            elif row != loaded:
+                result = await self.session.execute(
                     update(reservations)
-                    .where(
-                        reservations.c.payment_id == reservation.payment_id,
-                        reservations.c.status == loaded_status,
-                    )
-                    .values(**_row(reservation))
+                    .where(reservations.c.payment_id == payment_id, reservations.c.status == loaded["status"])
+                    .values(**row)
                 )
                 if result.rowcount != 1:  # type: ignore[attr-defined]
                     raise ConcurrentReservationUpdate(
-                        f"reservation of {reservation.payment_id} changed under this transaction"
+                        f"reservation of {payment_id} changed under this transaction"
                     )
-            events.extend(reservation.events)
-            reservation.events.clear()
-        self._seen = {key: (r, r.status) for key, (r, _) in self._seen.items()}
-        return events
+            self._loaded[payment_id] = row
 
 
 def _row(reservation: Reservation) -> dict[str, Any]:

@@ -2,43 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, Table, Text
 
-from sqlalchemy import (
-    JSON,
-    CheckConstraint,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    TypeDecorator,
-)
-from sqlalchemy.engine import Dialect
+from shared.persistence.metadata import UTCDateTime, new_metadata
 
-metadata = MetaData()
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on both databases (SQLite stores them naive)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if not isinstance(value, datetime):
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+metadata = new_metadata()
 
 
 # The CHECK constraints are the last line of defence: even a buggy statement cannot store a negative count.
@@ -49,9 +17,9 @@ stock = Table(
     Column("available", Integer, nullable=False, default=0),
     Column("reserved", Integer, nullable=False, default=0),
     Column("sold", Integer, nullable=False, default=0),
-    CheckConstraint("available >= 0", name="stock_available_not_negative"),
-    CheckConstraint("reserved >= 0", name="stock_reserved_not_negative"),
-    CheckConstraint("sold >= 0", name="stock_sold_not_negative"),
+    CheckConstraint("available >= 0", name="available_not_negative"),
+    CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    CheckConstraint("sold >= 0", name="sold_not_negative"),
 )
 
 reservations = Table(
@@ -61,8 +29,8 @@ reservations = Table(
     Column("reservation_id", String(36), nullable=False, unique=True),
     Column("status", String(16), nullable=False),
     Column("lines", JSON, nullable=False),  # [[sku, quantity], ...] sorted by sku
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
     Column("reason", Text, nullable=True),
-    Index("reservations_due", "status", "expires_at"),
+    Index("ix_reservations_due", "status", "expires_at"),
 )

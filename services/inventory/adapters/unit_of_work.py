@@ -1,34 +1,31 @@
-"""The SQL unit of work: one session, one transaction, the events recorded by what it touched."""
+"""Inventory's unit of work: stock and reservation changes, their events (outbox) and the inbox mark, in one
+transaction (the shared :class:`~shared.persistence.unit_of_work.SqlUnitOfWork` does the outbox and inbox)."""
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from inventory.adapters.metrics import EVENTS
 from inventory.adapters.repositories import SqlReservationRepository, SqlStockRepository
-from shared.contracts.base import Event
+from shared.persistence.unit_of_work import SqlUnitOfWork
 
 
-class SqlInventoryUnitOfWork:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self.committed_events: list[Event] = []
+class SqlInventoryUnitOfWork(SqlUnitOfWork):
+    stock: SqlStockRepository
+    reservations: SqlReservationRepository
 
-    async def __aenter__(self) -> Self:
-        self.session = self._sessions()
-        self.stock = SqlStockRepository(self.session)
-        self.reservations = SqlReservationRepository(self.session)
-        return self
+    def __init__(self, engine: AsyncEngine, *, correlation_id: str | None = None) -> None:
+        super().__init__(engine, producer="inventory", correlation_id=correlation_id)
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.session.rollback()  # a no-op after commit
-        await self.session.close()
+    def start_repositories(self, session: AsyncSession) -> None:
+        self.stock = SqlStockRepository(session)
+        self.reservations = SqlReservationRepository(session)
+
+    async def flush_state(self) -> None:
+        await self.reservations.flush()
 
     async def commit(self) -> None:
-        events = await self.reservations.flush()
-        await self.session.commit()
-        self.committed_events.extend(events)
+        recorded = [event.message_type for r in self.reservations.seen.values() for event in r.events]
+        await super().commit()
+        for message_type in recorded:
+            EVENTS.labels(message_type).inc()

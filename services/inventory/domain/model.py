@@ -157,6 +157,13 @@ class Reservation:
         )
         return True
 
+    def hold_until(self, until: datetime) -> bool:
+        """Keep held units longer (the payment waits for an operator's review); never shortens a hold."""
+        if self.status is not ReservationStatus.RESERVED or (self.expires_at and self.expires_at >= until):
+            return False
+        self.expires_at = until
+        return True
+
     def is_expired(self, now: datetime) -> bool:
         return (
             self.status is ReservationStatus.RESERVED

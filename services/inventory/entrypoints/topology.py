@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.contracts.base import Contract
 from shared.contracts.payment import (
     PaymentCancelled,
     PaymentCaptured,
@@ -10,6 +11,7 @@ from shared.contracts.payment import (
     PaymentOutcome,
     PaymentRejected,
     PaymentRequested,
+    PaymentReviewRequired,
 )
 from shared.messaging.topology import Topology, events_exchange, handler_queue
 
@@ -31,10 +33,17 @@ TOPOLOGY = Topology(
         handler_queue(
             "inventory", "on_payment_outcome", [(PAYMENT_EVENTS, event.routing_key()) for event in OUTCOMES]
         ),
+        # A payment in review keeps its units for the review window instead of the usual TTL.
+        handler_queue(
+            "inventory", "on_payment_review", [(PAYMENT_EVENTS, PaymentReviewRequired.routing_key())]
+        ),
     ),
     consumes_from=(PAYMENT_EVENTS,),
 )
 
-# The contract types each handler accepts: the consumer registers handlers with these, and the contract
-# tooling (tools/contract_tools) reads them to generate the AsyncAPI catalogue and check routing.
-ACCEPTS = {"on_payment_requested": (PaymentRequested,), "on_payment_outcome": OUTCOMES}
+# handler -> the contract types it accepts; the consumer registers each handler with exactly these.
+ACCEPTS: dict[str, tuple[type[Contract], ...]] = {
+    "on_payment_requested": (PaymentRequested,),
+    "on_payment_outcome": OUTCOMES,
+    "on_payment_review": (PaymentReviewRequired,),
+}

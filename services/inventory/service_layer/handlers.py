@@ -15,7 +15,13 @@ from inventory.domain.model import (
     low_stock,
 )
 from inventory.service_layer.ports import InventoryUnitOfWork
-from shared.contracts.payment import PaymentCaptured, PaymentOutcome, PaymentRequested
+from shared.contracts.payment import (
+    PaymentCaptured,
+    PaymentOutcome,
+    PaymentRequested,
+    PaymentReviewRequired,
+)
+from shared.messaging.errors import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +36,17 @@ def utcnow() -> datetime:
 @dataclass(frozen=True)
 class ReservationPolicy:
     ttl: timedelta = timedelta(minutes=15)
+    review_ttl: timedelta = timedelta(hours=24)
     stock_low_threshold: int = 5
     clock: Clock = utcnow
 
 
 class UnknownSku(LookupError):
     pass
+
+
+class RequestNotSeenYet(TransientError):
+    """The review notice overtook the payment's request; retried (the request is handled by then)."""
 
 
 async def reserve_basket(
@@ -103,6 +114,18 @@ async def release_reservation(
             )
         elif reservation.release(outcome):
             await uow.stock.give_back(reservation.lines)
+        await uow.commit()
+
+
+async def hold_for_review(
+    event: PaymentReviewRequired, uow: InventoryUnitOfWork, policy: ReservationPolicy
+) -> None:
+    """The payment waits for an operator: keep its units held for the review window, not the usual TTL."""
+    async with uow:
+        reservation = await uow.reservations.get(event.payment_id)
+        if reservation is None:
+            raise RequestNotSeenYet(f"no reservation for {event.payment_id} yet")
+        reservation.hold_until(policy.clock() + policy.review_ttl)
         await uow.commit()
 
 

@@ -1,8 +1,11 @@
 """HTTP client of the card gateway (the sandbox speaks the same API). Classifies every answer at the edge.
 
-2xx is a charge, 402 a decline, other 4xx a refusal we treat as a decline (retrying cannot change it);
-5xx, timeouts and connection errors are :class:`GatewayUnavailable`: the outcome is unknown, and a retry
-with the same idempotency key is safe.
+2xx is a charge, 402 a decline, other 4xx a refusal we treat as a decline (retrying cannot change it): all
+three are answers, returned as values, so they never count against the circuit breaker. 5xx, 429, timeouts
+and connection errors are transient dependency errors: the outcome is unknown, and a retry with the same
+idempotency key is safe. :class:`ResilientCardGateway` runs each charge under the platform's
+:class:`~shared.resilience.dependency.Dependency` (retries, breaker, timeout, bulkhead) and turns what is still
+unknown after that into :class:`GatewayUnavailable` for the service layer.
 """
 
 from __future__ import annotations
@@ -14,18 +17,31 @@ import httpx
 from payment.adapters import metrics
 from payment.domain.model import ChargeApproved, ChargeDeclined, ChargeResult
 from payment.service_layer.ports import GatewayUnavailable
+from shared.resilience.dependency import Dependency
+from shared.resilience.errors import DependencyTimeout, TransientDependencyError
+
+DEPENDENCY = "card-gateway"
 
 
-class GatewayServerError(GatewayUnavailable):
-    """The gateway answered 5xx (or an unreadable 2xx)."""
+class GatewayServerError(TransientDependencyError):
+    """The gateway answered 5xx or 429 (or an unreadable 2xx)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(DEPENDENCY, message)
 
 
-class GatewayTimeout(GatewayUnavailable):
+class GatewayTimeout(DependencyTimeout):
     """No answer in time: the charge may or may not have happened."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(DEPENDENCY, message)
 
-class GatewayUnreachable(GatewayUnavailable):
+
+class GatewayUnreachable(TransientDependencyError):
     """The connection could not be made."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(DEPENDENCY, message)
 
 
 class HttpCardGateway:
@@ -40,7 +56,7 @@ class HttpCardGateway:
         started = time.perf_counter()
         try:
             result = await self._charge(amount, currency, token, idempotency_key, reference)
-        except GatewayUnavailable:
+        except TransientDependencyError:
             metrics.GATEWAY_CALLS.labels(result="unavailable").inc()
             raise
         finally:
@@ -76,6 +92,30 @@ class HttpCardGateway:
         return ChargeDeclined(
             f"refused by gateway: HTTP {response.status_code} {_field(response, 'error') or ''}".strip()
         )
+
+
+class ResilientCardGateway:
+    """The card gateway behind retries, a circuit breaker, a timeout and a bulkhead (one :class:`Dependency`)."""
+
+    def __init__(self, gateway: HttpCardGateway, dependency: Dependency) -> None:
+        self._gateway = gateway
+        self._dependency = dependency
+
+    async def charge(
+        self, *, amount: int, currency: str, token: str, idempotency_key: str, reference: str
+    ) -> ChargeResult:
+        try:
+            # Every attempt carries the same key: the gateway charges once, whichever attempt got through.
+            return await self._dependency.call(
+                self._gateway.charge,
+                amount=amount,
+                currency=currency,
+                token=token,
+                reference=reference,
+                idempotency_key=idempotency_key,
+            )
+        except TransientDependencyError as exc:  # timeouts, 5xx, refused, breaker open, bulkhead full
+            raise GatewayUnavailable(str(exc)) from exc
 
 
 def _field(response: httpx.Response, name: str) -> str | None:

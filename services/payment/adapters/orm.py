@@ -2,43 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Table, Text
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    DateTime,
-    Dialect,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    TypeDecorator,
-)
+from shared.persistence.metadata import UTCDateTime, new_metadata
 
-metadata = MetaData()
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes on both databases (SQLite keeps no zone: stored naive UTC, read back aware)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+metadata = new_metadata()
 
 
 payments = Table(
@@ -64,9 +32,9 @@ payments = Table(
     Column("review_decision", String(16)),
     Column("charge_id", String(128)),
     Column("charge_attempts", Integer, nullable=False),
-    Column("charge_due_at", UtcDateTime()),
-    Column("deadline", UtcDateTime(), nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
+    Column("charge_due_at", UTCDateTime),
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
     Column("history", JSON, nullable=False),
     Column("version", Integer, nullable=False),
     # The sweeper's query: payments with a due charge, oldest first. Partial where the database allows.

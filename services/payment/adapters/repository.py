@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payment.adapters.orm import payments
@@ -21,6 +21,25 @@ from payment.domain.model import (
 from payment.service_layer.ports import ConcurrencyConflict
 from shared.contracts.fraud import FraudDecision
 from shared.contracts.values import Customer, LineItem
+
+# Statements built once: only the parameters change, so SQLAlchemy's compiled cache serves every call.
+_BY_ID = select(payments).where(payments.c.id == bindparam("payment_id"))
+# FOR UPDATE on PostgreSQL serialises the handlers of one payment; SQLite has one writer anyway, and the
+# version check of _UPDATE catches what slips through.
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+_BY_KEY = select(payments).where(payments.c.idempotency_key == bindparam("key"))
+_INSERT = payments.insert()
+_UPDATE = (
+    update(payments)
+    .where(payments.c.id == bindparam("b_id"), payments.c.version == bindparam("b_version"))
+    .values({column.name: bindparam(column.name) for column in payments.c if column.name != "id"})
+)
+_DUE = (
+    select(payments.c.id)
+    .where(payments.c.charge_due_at.is_not(None), payments.c.charge_due_at <= bindparam("now"))
+    .order_by(payments.c.charge_due_at)
+    .limit(bindparam("limit"))
+)
 
 
 class SqlPaymentRepository:
@@ -37,33 +56,19 @@ class SqlPaymentRepository:
     async def get(self, payment_id: str) -> Payment | None:
         if payment_id in self.seen:
             return self.seen[payment_id][0]
-        # FOR UPDATE on PostgreSQL serialises the handlers of one payment; SQLite has one writer anyway,
-        # and the version check below catches what slips through.
-        query = select(payments).where(payments.c.id == payment_id).with_for_update()
-        row = (await self._session.execute(query)).mappings().first()
+        row = (await self._session.execute(_BY_ID_FOR_UPDATE, {"payment_id": payment_id})).mappings().first()
         return None if row is None else self._track(dict(row))
 
     async def read(self, payment_id: str) -> Payment | None:
-        row = (
-            (await self._session.execute(select(payments).where(payments.c.id == payment_id)))
-            .mappings()
-            .first()
-        )
+        row = (await self._session.execute(_BY_ID, {"payment_id": payment_id})).mappings().first()
         return None if row is None else to_payment(dict(row))
 
     async def by_idempotency_key(self, key: str) -> Payment | None:
-        query = select(payments).where(payments.c.idempotency_key == key)
-        row = (await self._session.execute(query)).mappings().first()
+        row = (await self._session.execute(_BY_KEY, {"key": key})).mappings().first()
         return None if row is None else self._track(dict(row))
 
     async def due_for_charge(self, now: datetime, limit: int) -> Sequence[str]:
-        query = (
-            select(payments.c.id)
-            .where(payments.c.charge_due_at.is_not(None), payments.c.charge_due_at <= now)
-            .order_by(payments.c.charge_due_at)
-            .limit(limit)
-        )
-        return list((await self._session.execute(query)).scalars())
+        return list((await self._session.execute(_DUE, {"now": now, "limit": limit})).scalars())
 
     def _track(self, row: dict[str, Any]) -> Payment:
         payment = to_payment(row)
@@ -77,14 +82,12 @@ class SqlPaymentRepository:
             row = to_row(payment)
             if loaded is None:
                 row["version"] = payment.version = 1
-                await self._session.execute(payments.insert().values(**row))
+                await self._session.execute(_INSERT, row)
             elif row != loaded:
                 row["version"] = payment.version + 1
-                result = await self._session.execute(
-                    update(payments)
-                    .where(payments.c.id == payment.id, payments.c.version == payment.version)
-                    .values(**row)
-                )
+                params = {**row, "b_id": payment.id, "b_version": payment.version}
+                del params["id"]
+                result = await self._session.execute(_UPDATE, params)
                 if result.rowcount != 1:  # type: ignore[attr-defined]
                     raise ConcurrencyConflict(f"payment {payment.id} changed since it was read")
                 payment.version += 1

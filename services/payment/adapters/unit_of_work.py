@@ -1,43 +1,47 @@
-"""The SQL unit of work: payments, their recorded events (outbox) and the inbox mark in one transaction."""
+"""The SQL unit of work: payments, their recorded events (outbox rows) and the inbox mark in one transaction.
+
+Built on the platform's :class:`~shared.persistence.unit_of_work.SqlUnitOfWork`; payment adds its repository,
+writes payments with its own version-checked statements, and maps a duplicate idempotency key to
+:class:`IdempotencyKeyTaken`.
+"""
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
+from collections.abc import Iterable
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from payment.adapters.repository import SqlPaymentRepository
+from payment.domain.model import Payment
 from payment.service_layer.ports import IdempotencyKeyTaken
+from shared.persistence.unit_of_work import Aggregate, SqlUnitOfWork
 
 
-class SqlPaymentUnitOfWork:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self._session: AsyncSession | None = None
+class SqlPaymentUnitOfWork(SqlUnitOfWork):
+    payments: SqlPaymentRepository
 
-    async def __aenter__(self) -> Self:
-        self._session = self._sessions()
-        self.payments = SqlPaymentRepository(self._session)
-        return self
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine, producer="payment")
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._session is not None
-        await self._session.rollback()
-        await self._session.close()
+    def start_repositories(self, session: AsyncSession) -> None:
+        self.payments = SqlPaymentRepository(session)
+
+    def tracked_aggregates(self) -> Iterable[Aggregate]:
+        return [payment for payment, _ in self.payments.seen.values()]
+
+    async def flush_state(self) -> None:
+        await self.payments.flush()
 
     async def commit(self) -> None:
-        assert self._session is not None
+        if self.message is None and self.correlation_id is None and len(self.payments.seen) == 1:
+            # Work not caused by a message (a checkout, a review, the sweeper) starts or continues the
+            # payment's conversation: its correlation id is the payment id, end to end.
+            self.correlation_id = next(iter(self.payments.seen))
         try:
-            written = await self.payments.flush()
-            await self._session.commit()
+            await super().commit()
         except IntegrityError as exc:
-            new = [p for p, loaded in self.payments.seen.values() if loaded is None]
+            new: list[Payment] = [p for p, loaded in self.payments.seen.values() if loaded is None]
             if new and "idempotency_key" in str(exc.orig):
                 raise IdempotencyKeyTaken(new[0].idempotency_key) from exc
             raise
-        for payment in written:
-            payment.events.clear()

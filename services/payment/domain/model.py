@@ -284,6 +284,9 @@ class Payment:
     def _maybe_ready(self, now: datetime) -> None:
         if self.awaiting_charge() and self.charge_due_at is None:
             self.charge_due_at = now
+            # The gateway gets its whole window from the moment the charge is due, so a payment approved
+            # in review an hour later still has it.
+            self.deadline = max(self.deadline, now + (self.deadline - self.created_at))
             self._step("charge.ready", now)
 
     def _fail_past_deadline(self, error: str, now: datetime) -> None:

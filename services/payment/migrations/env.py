@@ -10,12 +10,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from payment.adapters.orm import metadata
+from shared.persistence.metadata import PLATFORM_METADATA
 
 config = context.config
 
 
 def run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(
+        connection=connection, target_metadata=[metadata, PLATFORM_METADATA], render_as_batch=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -31,7 +34,9 @@ async def run_async_migrations() -> None:
 
 if context.is_offline_mode():
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata, literal_binds=True
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=[metadata, PLATFORM_METADATA],
+        literal_binds=True,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -49,7 +49,8 @@ class ChargePolicy:
     sweep_batch: int = 100
 
     def retry_in(self, attempts: int) -> timedelta:
-        return min(self.retry_base * (2 ** max(attempts - 1, 0)), self.retry_max)
+        backoff: timedelta = min(self.retry_base * (2 ** max(attempts - 1, 0)), self.retry_max)
+        return backoff
 
 
 @dataclass
@@ -68,34 +69,32 @@ class Services:
 async def request_payment(
     checkout: Checkout, idempotency_key: str, services: Services, *, new_id: Callable[[], str]
 ) -> Payment:
-    """Store a new pending payment, or answer the one stored under ``idempotency_key`` for the same body."""
-    for _ in range(2):
-        try:
-            return await _request_payment(checkout, idempotency_key, services, new_id())
-        except IdempotencyKeyTaken:
-            continue  # a concurrent request with the same key won the insert; read what it stored
-    raise IdempotencyKeyTaken(idempotency_key)
+    """Store a new pending payment, or answer the one stored under ``idempotency_key`` for the same body.
 
-
-async def _request_payment(
-    checkout: Checkout, idempotency_key: str, services: Services, payment_id: str
-) -> Payment:
+    The insert comes first (the key is unique in the table): a new key, the common case, costs no lookup, and
+    two concurrent requests with one key cannot both store a payment.
+    """
+    try:
+        async with services.uow() as uow:
+            payment = Payment.request(
+                new_id(),
+                checkout,
+                idempotency_key=idempotency_key,
+                now=services.clock(),
+                time_to_deadline=services.policy.time_to_deadline,
+            )
+            await uow.payments.add(payment)
+            await uow.commit()
+            return payment
+    except IdempotencyKeyTaken:
+        pass  # a replay, or a concurrent request with the same key won the insert: answer what is stored
     async with services.uow() as uow:
         existing = await uow.payments.by_idempotency_key(idempotency_key)
-        if existing is not None:
-            if existing.checkout.fingerprint() != checkout.fingerprint():
-                raise IdempotencyKeyReused(idempotency_key)
-            return existing
-        payment = Payment.request(
-            payment_id,
-            checkout,
-            idempotency_key=idempotency_key,
-            now=services.clock(),
-            time_to_deadline=services.policy.time_to_deadline,
-        )
-        await uow.payments.add(payment)
-        await uow.commit()
-        return payment
+    if existing is None:  # pragma: no cover - the key was taken a moment ago and payments are never deleted
+        raise IdempotencyKeyTaken(idempotency_key)
+    if existing.checkout.fingerprint() != checkout.fingerprint():
+        raise IdempotencyKeyReused(idempotency_key)
+    return existing
 
 
 async def get_payment(payment_id: str, services: Services) -> Payment:
@@ -116,7 +115,7 @@ async def decide_review(payment_id: str, decision: ReviewDecision, services: Ser
         claimed = _claim(payment, services)
         await uow.commit()
     if claimed:
-        return await charge_claimed(payment_id, services)
+        return await charge_claimed(payment, services)
     return payment
 
 
@@ -133,7 +132,7 @@ async def on_fraud_assessed(
         claimed = _claim(payment, services)
         await uow.commit()
     if claimed:
-        await charge_claimed(event.payment_id, services)
+        await charge_claimed(payment, services)
 
 
 async def on_stock_reserved(
@@ -145,7 +144,7 @@ async def on_stock_reserved(
         claimed = _claim(payment, services)
         await uow.commit()
     if claimed:
-        await charge_claimed(event.payment_id, services)
+        await charge_claimed(payment, services)
 
 
 async def on_stock_rejected(
@@ -160,17 +159,16 @@ async def on_stock_rejected(
 # -- charging -------------------------------------------------------------------------------------------------
 
 
-async def charge_claimed(payment_id: str, services: Services) -> Payment:
-    """Call the gateway for a payment this worker has claimed, then record the answer."""
-    async with services.uow() as uow:
-        payment = _required(await uow.payments.read(payment_id), payment_id)
+async def charge_claimed(claimed: Payment, services: Services) -> Payment:
+    """Call the gateway for a payment this worker has just claimed (and committed), then record the answer."""
+    payment_id = claimed.id
     try:
         result = await services.gateway.charge(
-            amount=payment.amount,
-            currency=payment.currency,
-            token=payment.checkout.token,
-            idempotency_key=payment.id,
-            reference=payment.id,
+            amount=claimed.amount,
+            currency=claimed.currency,
+            token=claimed.checkout.token,
+            idempotency_key=payment_id,
+            reference=payment_id,
         )
         error = None
     except GatewayUnavailable as exc:
@@ -217,11 +215,10 @@ async def _retry_or_expire(payment_id: str, services: Services) -> bool:
         if payment.expire(now=now):
             await uow.commit()
             return True
-        claimed = payment.claim_charge(now=now, lease=services.policy.lease)
-        if not claimed:
+        if not payment.claim_charge(now=now, lease=services.policy.lease):
             return False
         await uow.commit()
-    await charge_claimed(payment_id, services)
+    await charge_claimed(payment, services)
     return True
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -49,7 +49,8 @@ class PaymentRepository(Protocol):
 
 
 class PaymentUnitOfWork(Protocol):
-    payments: PaymentRepository
+    @property
+    def payments(self) -> PaymentRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -62,5 +63,4 @@ class PaymentUnitOfWork(Protocol):
         ...
 
 
-class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> PaymentUnitOfWork: ...
+UnitOfWorkFactory = Callable[[], PaymentUnitOfWork]

@@ -7,6 +7,7 @@ import time
 from typing import ClassVar
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 
 from shared.contracts.base import Event
@@ -14,9 +15,11 @@ from shared.messaging import headers as h
 from shared.messaging.connection import confirm_channel, connect
 from shared.messaging.consumer import Consumer
 from shared.messaging.envelope import Envelope
+from shared.messaging.failure import describe_dead_letter
 from shared.messaging.management import ManagementClient
 from shared.messaging.publisher import Publisher
 from shared.messaging.topology import Topology, handler_queue
+from shared.observability.tracing import current_traceparent
 from shared.testing.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -249,3 +252,51 @@ async def test_paused_handler_takes_no_messages_until_resumed_when_paused(amqp_u
         await consumer.resume("on_reading")
         await wait_for(lambda: sorted(handled) == [1, 2], timeout=10)
         await consumer.stop(grace_seconds=5)
+
+
+async def test_message_lands_in_dlq_when_retry_republish_fails(amqp_url: str) -> None:
+    connection = await connect(amqp_url, connection_name="billing")
+    async with connection:
+        consumer = Consumer(connection, billing())
+
+        async def fails(message: MeterRead, envelope: Envelope) -> None:
+            raise ConnectionError("down")
+
+        consumer.register("on_reading", fails, accepts=[MeterRead])
+        await consumer.start()
+        channel = await connection.channel()
+        await channel.exchange_delete("billing.retry")  # an operator's mistake: the tier cannot be reached
+        await publish_all(amqp_url, [reading(1)])
+        dlq = await channel.declare_queue("billing.on_reading.dlq", passive=True)
+        dead = await wait_for(lambda: dlq.get(fail=False), timeout=10)
+        await dead.ack()
+        # Rejected without requeue: the queue's own dead-letter route kept it, no hot requeue loop.
+        record = describe_dead_letter(dict(dead.headers))
+        assert record.failure == "rejected"
+        assert record.original_queue == "billing.on_reading"
+        assert await ready_count(amqp_url, "billing.on_reading") == 0
+        await consumer.stop(grace_seconds=5)
+
+
+async def test_handler_continues_the_publishers_trace_when_published_inside_a_span(amqp_url: str) -> None:
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def record(message: MeterRead, envelope: Envelope) -> None:
+        seen.append((envelope.traceparent, current_traceparent()))
+
+    provider = TracerProvider()  # a local provider: the global one belongs to whoever configures it
+    connection = await connect(amqp_url, connection_name="billing")
+    async with connection:
+        consumer = Consumer(connection, billing())
+        consumer.register("on_reading", record, accepts=[MeterRead])
+        await consumer.start()
+        with provider.get_tracer("test").start_as_current_span("meter upload") as span:
+            await publish_all(amqp_url, [reading(1)])
+        await wait_for(lambda: seen, timeout=10)
+        await consumer.stop(grace_seconds=5)
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    [(stamped, inside)] = seen
+    assert stamped is not None
+    assert stamped.split("-")[1] == trace_id  # the publisher stamped the active span
+    assert inside is not None
+    assert inside.split("-")[1] == trace_id  # and the handler's span continues it

@@ -163,7 +163,7 @@ async def test_malformed_body_is_dead_lettered_at_once_when_it_is_not_json(
 @pytest.mark.parametrize(
     ("envelope", "error", "expected_exception"),
     [
-        (shipped(weight=-1).model_copy(update={"payload": {"parcel_id": "p"}}), None, "ValidationError"),
+        (shipped().model_copy(update={"payload": {"parcel_id": "p"}}), None, "ContractViolation"),
         (
             shipped(),
             PermanentError("parcel belongs to another depot"),

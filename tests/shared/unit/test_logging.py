@@ -70,3 +70,25 @@ async def test_correlation_id_stays_task_local_when_tasks_interleave() -> None:
 
     assert await asyncio.gather(work("a", "b"), work("b", "a")) == ["a", "b"]
     assert current_correlation_id() is None
+
+
+def test_service_main_sets_up_logging_with_the_service_level_when_a_service_starts(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.runtime.cli import service_main
+
+    monkeypatch.setenv("PAYMENT_LOG_LEVEL", "WARNING")
+    seen: list[int] = []
+
+    def migrate() -> None:
+        seen.append(logging.getLogger().level)
+        logging.getLogger("payment.migrations").warning("migrated")
+
+    monkeypatch.setattr("sys.stderr", stream)
+    service_main("payment", serve=_never, migrate=migrate, argv=["migrate"])
+    assert seen == [logging.WARNING]
+    assert "payment [-] payment.migrations: migrated" in stream.getvalue()
+
+
+async def _never() -> None:
+    raise AssertionError("serve must not run for `migrate`")

@@ -149,3 +149,21 @@ async def test_drain_ends_in_the_dlq_when_handler_always_fails() -> None:
 
 async def _fail() -> None:
     raise ConnectionError("always")
+
+
+async def test_same_ordering_key_lands_on_one_shard_in_order_when_queue_is_sharded() -> None:
+    queue = handler_queue("usher", "seats", [("boxoffice.events", "#")], shards=3, retry_delays=())
+    broker = MemoryBroker()
+    broker.declare(Topology("boxoffice"))
+    broker.declare(Topology("usher", publishes=False, queues=(queue,)))
+    for n in range(30):
+        envelope = sold(f"A{n}").model_copy(update={"ordering_key": f"row-{n % 5}"})
+        await broker.publish("boxoffice.events", envelope)
+    shards: dict[str, set[str]] = {}
+    for shard in queue.source_queues:
+        for message in broker.messages(shard):
+            shards.setdefault(str((message.headers or {})[h.ORDERING_KEY]), set()).add(shard)
+        seats = [int(Envelope.from_message(m).payload["seat"][1:]) for m in broker.messages(shard)]
+        assert seats == sorted(seats)
+    assert len(shards) == 5
+    assert all(len(found) == 1 for found in shards.values())  # a key never spans two shards

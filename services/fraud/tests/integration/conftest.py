@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fraud.adapters.database import create_engine
 from fraud.adapters.migrate import upgrade
+from shared.outbox.schema import outbox_messages
+from shared.persistence.engine import create_engine
 
 
 @pytest.fixture
@@ -19,6 +22,17 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+async def announced(engine: AsyncEngine) -> list[dict[str, object]]:
+    """The fraud.assessed payloads written to the outbox, in commit order."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(outbox_messages.c.payload)
+            .where(outbox_messages.c.message_type == "fraud.assessed.v1")
+            .order_by(outbox_messages.c.id)
+        )
+        return [json.loads(row.payload) for row in rows]
+
+
 @pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def outbox() -> object:
+    return announced

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fraud.adapters.unit_of_work import SqlFraudUnitOfWork
 from fraud.domain.rules import FraudRules
 from fraud.service_layer.handlers import assess_payment
+from shared.contracts import envelope_for
 from shared.contracts.payment import PaymentRequested
+from shared.persistence.unit_of_work import AlreadyHandled
 
 pytestmark = pytest.mark.integration
 
@@ -32,24 +35,48 @@ def requested(payment_id: str, customer: str = "c1") -> PaymentRequested:
     )
 
 
-async def assess(sessions: async_sessionmaker[AsyncSession], event: PaymentRequested) -> list[str]:
-    uow = SqlFraudUnitOfWork(sessions)
-    await assess_payment(event, T0, uow, FraudRules())
-    return [e.decision.value for e in uow.committed_events]  # type: ignore[attr-defined]
+async def assess(engine: AsyncEngine, event: PaymentRequested) -> None:
+    await assess_payment(event, T0, SqlFraudUnitOfWork(engine), FraudRules())
 
 
 async def test_exactly_five_are_approved_when_twenty_payments_of_one_customer_arrive_at_once(
-    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine, outbox: Any
 ) -> None:
-    results = await asyncio.gather(*(assess(sessions, requested(f"p{n}")) for n in range(20)))
-    assert Counter(d for (d,) in results) == {"approved": 5, "review": 15}
+    await asyncio.gather(*(assess(engine, requested(f"p{n}")) for n in range(20)))
+    decisions = Counter(event["decision"] for event in await outbox(engine))
+    assert decisions == {"approved": 5, "review": 15}
 
 
-async def test_a_payment_counts_once_and_is_answered_alike_when_it_is_delivered_many_times_at_once(
-    sessions: async_sessionmaker[AsyncSession],
+async def test_a_payment_counts_once_and_is_answered_alike_when_it_is_sent_again_at_once(
+    engine: AsyncEngine, outbox: Any
 ) -> None:
     for n in range(4):
-        await assess(sessions, requested(f"p{n}"))
-    duplicates = await asyncio.gather(*(assess(sessions, requested("p4")) for _ in range(10)))
-    assert {d for (d,) in duplicates} == {"approved"}
-    assert await assess(sessions, requested("p5")) == ["review"]
+        await assess(engine, requested(f"p{n}"))
+    await asyncio.gather(*(assess(engine, requested("p4")) for _ in range(10)))
+    await assess(engine, requested("p5"))
+    events = await outbox(engine)
+    assert [e["decision"] for e in events if e["payment_id"] == "p4"] == ["approved"] * 10
+    assert events[-1] == {
+        "payment_id": "p5",
+        "decision": "review",
+        "score": 50,
+        "reasons": ["customer_velocity_exceeded"],
+    }
+
+
+async def test_a_redelivered_message_has_no_effect_when_its_inbox_mark_is_committed(
+    engine: AsyncEngine, outbox: Any
+) -> None:
+    envelope = envelope_for(requested("p1"))
+
+    async def deliver() -> bool:
+        uow = SqlFraudUnitOfWork(engine).for_message(envelope, handler="fraud.on_payment_requested")
+        try:
+            await assess_payment(requested("p1"), T0, uow, FraudRules())
+        except AlreadyHandled:
+            return False
+        return True
+
+    results = await asyncio.gather(*(deliver() for _ in range(5)))
+    assert sorted(results) == [False, False, False, False, True]
+    assert len(await outbox(engine)) == 1

@@ -30,9 +30,9 @@ class FakeAssessments:
     async def lock_customer(self, customer_id: str) -> None:
         return None
 
-    async def count_since(self, customer_id: str, since: datetime, until: datetime) -> int:
+    async def count_between(self, customer_id: str, after: datetime, before: datetime) -> int:
         return sum(
-            1 for a in self.rows.values() if a.customer_id == customer_id and since < a.requested_at <= until
+            1 for a in self.rows.values() if a.customer_id == customer_id and after < a.requested_at < before
         )
 
 

@@ -40,6 +40,20 @@ async def test_payments_outside_the_window_are_not_counted_when_they_are_older_t
     assert decisions(uow) == ["approved"] * 8
 
 
+async def test_sixth_payment_goes_to_review_when_requests_are_consumed_out_of_order(uow) -> None:
+    for n in (5, 3, 4, 0, 2):
+        await assess_payment(requested(f"p{n}"), T0 + timedelta(minutes=n), uow, FraudRules())
+    await assess_payment(requested("p1"), T0 + timedelta(minutes=1), uow, FraudRules())
+    assert decisions(uow) == ["approved"] * 5 + ["review"]
+
+
+async def test_payments_further_apart_than_the_window_are_not_counted_when_consumed_late(uow) -> None:
+    for n in range(5):
+        await assess_payment(requested(f"late{n}"), T0 + timedelta(minutes=30 + n), uow, FraudRules())
+    await assess_payment(requested("early"), T0, uow, FraudRules())
+    assert decisions(uow) == ["approved"] * 6
+
+
 async def test_other_customers_are_not_counted_when_one_customer_pays_often(uow) -> None:
     for n in range(6):
         await assess_payment(requested(f"p{n}", customer=f"c{n}"), T0, uow, FraudRules())

@@ -4,10 +4,12 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inventory.adapters.database import create_engine
 from inventory.adapters.migrate import upgrade
+from shared.outbox.schema import outbox_messages
+from shared.persistence.engine import create_engine
 
 
 @pytest.fixture
@@ -19,6 +21,13 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+async def outbox_types(engine: AsyncEngine) -> list[str]:
+    """The message types written to the outbox, in commit order."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(outbox_messages.c.message_type).order_by(outbox_messages.c.id))
+        return [row.message_type for row in rows]
+
+
 @pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def outbox() -> object:
+    return outbox_types

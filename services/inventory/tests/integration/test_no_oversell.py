@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inventory.adapters.database import create_engine
 from inventory.adapters.tables import reservations
 from inventory.adapters.unit_of_work import SqlInventoryUnitOfWork
 from inventory.service_layer import handlers
 from shared.contracts.payment import PaymentRequested
+from shared.persistence.engine import create_engine
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,13 @@ def requested(payment_id: str, **quantities: int) -> PaymentRequested:
     )
 
 
-async def reserve(sessions: async_sessionmaker[AsyncSession], event: PaymentRequested) -> None:
+async def reserve(engine: AsyncEngine, event: PaymentRequested) -> None:
     # The same handler the consumer runs; no retries here: contention must never surface as an error.
-    await handlers.reserve_basket(event, SqlInventoryUnitOfWork(sessions), handlers.ReservationPolicy())
+    await handlers.reserve_basket(event, SqlInventoryUnitOfWork(engine), handlers.ReservationPolicy())
 
 
-async def status_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
-    async with sessions() as session:
+async def status_counts(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as session:
         rows = await session.execute(
             select(reservations.c.status, func.count()).group_by(reservations.c.status)
         )
@@ -42,38 +42,39 @@ async def status_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str,
 
 
 async def test_exactly_the_available_units_are_reserved_when_200_reserve_50_at_once(
-    engine: AsyncEngine, database_url: str
+    engine: AsyncEngine, database_url: str, outbox
 ) -> None:
     # Two engines: two service instances with their own connection pools on the same database.
     second = create_engine(database_url)
     try:
-        pools = [
-            async_sessionmaker(engine, expire_on_commit=False),
-            async_sessionmaker(second, expire_on_commit=False),
-        ]
-        await handlers.set_stock("LAST", 50, SqlInventoryUnitOfWork(pools[0]))
-        await asyncio.gather(*(reserve(pools[n % 2], requested(f"p{n}", LAST=1)) for n in range(200)))
+        engines = [engine, second]
+        await handlers.set_stock("LAST", 50, SqlInventoryUnitOfWork(engine))
+        await asyncio.gather(*(reserve(engines[n % 2], requested(f"p{n}", LAST=1)) for n in range(200)))
     finally:
         await second.dispose()
-    level = await handlers.stock_level("LAST", SqlInventoryUnitOfWork(pools[0]))
+    level = await handlers.stock_level("LAST", SqlInventoryUnitOfWork(engine))
     assert (level.available, level.reserved, level.sold) == (0, 50, 0)
-    assert await status_counts(pools[0]) == {"reserved": 50, "rejected": 150}
+    assert await status_counts(engine) == {"reserved": 50, "rejected": 150}
+    types = await outbox(engine)
+    assert (types.count("inventory.reserved.v1"), types.count("inventory.rejected.v1")) == (50, 150)
 
 
 async def test_baskets_never_hold_part_of_their_lines_when_they_overlap_concurrently(
-    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
 ) -> None:
     for sku in ("A", "B", "C"):
-        await handlers.set_stock(sku, 20, SqlInventoryUnitOfWork(sessions))
+        await handlers.set_stock(sku, 20, SqlInventoryUnitOfWork(engine))
     baskets = [{"A": 1, "B": 2}, {"B": 1, "C": 1}, {"A": 2, "C": 3}] * 20
-    await asyncio.gather(*(reserve(sessions, requested(f"p{n}", **b)) for n, b in enumerate(baskets)))
+    await asyncio.gather(*(reserve(engine, requested(f"p{n}", **b)) for n, b in enumerate(baskets)))
     held = {"A": 0, "B": 0, "C": 0}
-    async with sessions() as session:
-        rows = await session.execute(select(reservations.c.lines).where(reservations.c.status == "reserved"))
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(reservations.c.lines).where(reservations.c.status == "reserved")
+        )
         for (lines,) in rows:
             for sku, quantity in lines:
                 held[sku] += quantity
     for sku, quantity in held.items():
-        level = await handlers.stock_level(sku, SqlInventoryUnitOfWork(sessions))
+        level = await handlers.stock_level(sku, SqlInventoryUnitOfWork(engine))
         assert level.reserved == quantity
         assert level.available == 20 - quantity >= 0

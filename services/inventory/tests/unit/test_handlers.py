@@ -11,6 +11,7 @@ from shared.contracts.payment import (
     PaymentCaptured,
     PaymentDeclined,
     PaymentRequested,
+    PaymentReviewRequired,
 )
 
 
@@ -149,3 +150,33 @@ async def test_stock_low_is_emitted_once_when_a_reservation_crosses_the_threshol
 async def test_unknown_sku_is_reported_when_asked_for_its_level(uow) -> None:
     with pytest.raises(handlers.UnknownSku):
         await handlers.stock_level("nope", uow)
+
+
+def review(payment_id: str = "pay-1") -> PaymentReviewRequired:
+    return PaymentReviewRequired(
+        payment_id=payment_id,
+        order_id="order-1",
+        customer_id="c1",
+        customer_email="c@example.com",
+        amount=100,
+        currency="EUR",
+        score=50,
+    )
+
+
+async def test_units_stay_held_past_the_usual_ttl_when_the_payment_waits_for_review(
+    uow, policy, clock
+) -> None:
+    await uow.stock.set_available("A", 5)
+    await handlers.reserve_basket(requested(A=2), uow, policy)
+    await handlers.hold_for_review(review(), uow, policy)
+    clock.advance(hours=2)
+    assert await handlers.release_expired(lambda: uow, policy, batch_size=10) == 0
+    clock.advance(hours=23)
+    assert await handlers.release_expired(lambda: uow, policy, batch_size=10) == 1
+    assert await levels(uow, "A") == (5, 0, 0)
+
+
+async def test_review_notice_is_retried_when_it_overtakes_the_request(uow, policy) -> None:
+    with pytest.raises(handlers.RequestNotSeenYet):
+        await handlers.hold_for_review(review(), uow, policy)

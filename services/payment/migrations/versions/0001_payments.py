@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from payment.adapters.orm import UtcDateTime
+from shared.persistence.metadata import UTCDateTime
 
 revision = "0001_payments"
 down_revision = None
@@ -21,8 +21,8 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "payments",
-        sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("idempotency_key", sa.String(255), nullable=False, unique=True),
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("idempotency_key", sa.String(255), nullable=False),
         sa.Column("order_id", sa.String(128), nullable=False),
         sa.Column("customer_id", sa.String(128), nullable=False),
         sa.Column("customer_email", sa.String(320), nullable=False),
@@ -41,11 +41,13 @@ def upgrade() -> None:
         sa.Column("review_decision", sa.String(16)),
         sa.Column("charge_id", sa.String(128)),
         sa.Column("charge_attempts", sa.Integer, nullable=False),
-        sa.Column("charge_due_at", UtcDateTime()),
-        sa.Column("deadline", UtcDateTime(), nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("charge_due_at", UTCDateTime()),
+        sa.Column("deadline", UTCDateTime(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("history", sa.JSON, nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_payments"),
+        sa.UniqueConstraint("idempotency_key", name="uq_payments_idempotency_key"),
     )
     op.create_index(
         "ix_payments_charge_due_at",

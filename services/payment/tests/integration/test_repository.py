@@ -3,7 +3,8 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment.adapters.unit_of_work import SqlPaymentUnitOfWork
 from payment.domain.model import ChargeApproved, PaymentStatus
@@ -11,7 +12,11 @@ from payment.entrypoints.migrate import upgrade
 from payment.service_layer import handlers
 from payment.service_layer.handlers import ChargePolicy, Services
 from payment.service_layer.ports import ConcurrencyConflict
-from shared.contracts.fraud import FraudDecision
+from shared.contracts import envelope_for
+from shared.contracts.fraud import FraudAssessed, FraudDecision
+from shared.outbox.schema import outbox_messages
+from shared.persistence.engine import create_engine
+from shared.persistence.unit_of_work import AlreadyHandled
 
 from ..unit.factories import T0, checkout
 from ..unit.fakes import FakeClock, FakeGateway
@@ -22,16 +27,15 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await asyncio.to_thread(upgrade, database_url)
-    engine = create_async_engine(database_url)
+    engine = create_engine(database_url)
     yield engine
     await engine.dispose()
 
 
 @pytest.fixture
 def services(engine: AsyncEngine) -> Services:
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
     return Services(
-        uow=lambda: SqlPaymentUnitOfWork(sessions),
+        uow=lambda: SqlPaymentUnitOfWork(engine),
         gateway=FakeGateway(),
         clock=FakeClock(),
         policy=ChargePolicy(time_to_deadline=timedelta(seconds=60)),
@@ -91,3 +95,44 @@ async def test_due_for_charge_lists_only_due_payments_when_asked(services: Servi
     async with services.uow() as uow:
         assert list(await uow.payments.due_for_charge(T0, 10)) == ["pay-1"]
         assert list(await uow.payments.due_for_charge(T0 - timedelta(seconds=1), 10)) == []
+
+
+async def test_events_reach_the_outbox_with_the_state_when_committed(
+    services: Services, engine: AsyncEngine
+) -> None:
+    await handlers.request_payment(checkout(), "k1", services, new_id=lambda: "pay-1")
+    async with services.uow() as uow:
+        payment = await uow.payments.get("pay-1")
+        assert payment is not None
+        payment.record_stock_rejected("insufficient stock", ("sku-1",), now=T0)
+        # Not committed: neither the state nor the event may leave.
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(
+                    outbox_messages.c.message_type,
+                    outbox_messages.c.aggregate_id,
+                    outbox_messages.c.correlation_id,
+                )
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("payment.requested.v1", "pay-1", "pay-1")]
+    assert (await handlers.get_payment("pay-1", services)).status is PaymentStatus.PENDING
+
+
+async def test_a_message_is_handled_once_when_it_is_delivered_twice(
+    engine: AsyncEngine, services: Services
+) -> None:
+    await handlers.request_payment(checkout(), "k1", services, new_id=lambda: "pay-1")
+    assessed = FraudAssessed(payment_id="pay-1", decision=FraudDecision.REVIEW, score=60)
+    envelope = envelope_for(assessed)
+
+    def uow_for_message() -> SqlPaymentUnitOfWork:
+        return SqlPaymentUnitOfWork(engine).for_message(envelope, handler="payment.on_fraud_assessed")
+
+    await handlers.on_fraud_assessed(assessed, uow_for_message, services)
+    with pytest.raises(AlreadyHandled):
+        await handlers.on_fraud_assessed(assessed, uow_for_message, services)
+    async with engine.connect() as connection:
+        types = (await connection.execute(select(outbox_messages.c.message_type))).scalars().all()
+    assert types == ["payment.requested.v1", "payment.review_required.v1"]

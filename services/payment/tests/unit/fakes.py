@@ -26,9 +26,11 @@ class FakeRepository:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
         self.seen: dict[str, Payment] = {}
+        self.added: set[str] = set()
 
     async def add(self, payment: Payment) -> None:
         self.seen[payment.id] = payment
+        self.added.add(payment.id)
 
     async def get(self, payment_id: str) -> Payment | None:
         if payment_id in self.seen:
@@ -67,17 +69,18 @@ class FakeUnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.payments.seen.clear()  # anything not committed is dropped, like a rollback
+        self.payments.added.clear()
 
     async def commit(self) -> None:
+        for payment_id in self.payments.added:
+            key = self.payments.seen[payment_id].idempotency_key
+            if any(p.idempotency_key == key for p in self._store.payments.values()):
+                raise IdempotencyKeyTaken(key)
         for payment in self.payments.seen.values():
-            stored = self._store.payments.get(payment.id)
-            if stored is None and any(
-                p.idempotency_key == payment.idempotency_key for p in self._store.payments.values()
-            ):
-                raise IdempotencyKeyTaken(payment.idempotency_key)
             self._store.outbox.extend(payment.events)
             payment.events.clear()
             self._store.payments[payment.id] = copy.deepcopy(payment)
+        self.payments.added.clear()
         if self._inbox_key is not None:
             self._store.inbox.add(self._inbox_key)
 

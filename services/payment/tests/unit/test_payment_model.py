@@ -195,3 +195,15 @@ def test_expire_leaves_an_in_flight_charge_alone_when_its_lease_runs() -> None:
 def test_fingerprint_differs_when_the_body_differs() -> None:
     assert checkout().fingerprint() == checkout().fingerprint()
     assert checkout().fingerprint() != checkout(quantity=3).fingerprint()
+
+
+def test_gateway_window_counts_from_the_review_decision_when_the_review_took_long() -> None:
+    p = payment(deadline=timedelta(seconds=10))
+    p.record_fraud(FraudDecision.REVIEW, 60, ("country",), now=T0)
+    p.record_stock_reserved("res-1", now=T0)
+    decided = T0 + timedelta(hours=1)
+    p.decide_review(ReviewDecision.APPROVE, now=decided)
+    p.claim_charge(now=decided, lease=LEASE)
+    p.record_gateway_unavailable("HTTP 503", now=decided, retry_in=timedelta(seconds=1))
+    assert p.status is PaymentStatus.PENDING
+    assert p.deadline == decided + timedelta(seconds=10)

@@ -1,30 +1,10 @@
-"""An in-memory RabbitMQ stand-in for service tests: same topology, same handler runtime, no network.
-
-It declares a :class:`~shared.messaging.topology.Topology` with the same plan as the real broker, routes by
-topic pattern, and runs handlers through the same :class:`~shared.messaging.dispatch.Route` as the consumer
-runtime, so acks, retry tiers and dead-letter headers are decided exactly as in production. Retry tiers run
-on a virtual clock: :meth:`MemoryBroker.fast_forward` expires them at once, nothing waits for real.
-
-Example::
-
-    broker = MemoryBroker()
-    broker.declare(FRAUD_TOPOLOGY)
-    broker.register(FRAUD_TOPOLOGY.queue("on_payment_requested"), assess_payment, accepts=[PaymentRequested])
-    await broker.publish("payment.events", envelope_of(PaymentRequested(...)))
-    await broker.drain()                      # handle everything, expiring retry tiers as needed
-    assert broker.dead_letters("fraud.on_payment_requested.dlq") == []
-
-For a test that must run both in memory and against RabbitMQ, use the ``messaging_harness`` fixture from
-:mod:`shared.testing.messaging_harness`.
-"""
+"""The in-memory broker: exchanges, queues and bindings in dicts, handlers run through the production Route."""
 
 from __future__ import annotations
 
 import itertools
 import zlib
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,92 +18,10 @@ from shared.messaging.declare import CONSISTENT_HASH, TOPIC, differing_arguments
 from shared.messaging.dispatch import Handler, Route
 from shared.messaging.envelope import Envelope
 from shared.messaging.errors import PublishError, TopologyMismatch, UnroutableMessage
-from shared.messaging.failure import Ack, DeadLetter, DeadLetterRecord, Delivery, Retry, describe_dead_letter
-from shared.messaging.topology import HandlerQueue, Topology
+from shared.messaging.failure import Ack, DeadLetter, Delivery, Retry, describe_dead_letter
+from shared.messaging.topology import HandlerQueue, Topology, topic_matches
 from shared.observability.tracing import current_traceparent
-
-
-def topic_matches(pattern: str, routing_key: str) -> bool:
-    """AMQP topic matching: ``*`` is exactly one word, ``#`` zero or more words."""
-
-    def match(p: list[str], k: list[str]) -> bool:
-        if not p:
-            return not k
-        if p[0] == "#":
-            return any(match(p[1:], k[i:]) for i in range(len(k) + 1))
-        if not k:
-            return False
-        return (p[0] == "*" or p[0] == k[0]) and match(p[1:], k[1:])
-
-    return match(pattern.split("."), routing_key.split("."))
-
-
-@dataclass
-class StoredMessage:
-    """A message sitting in a queue, with how it got there."""
-
-    message: AbstractMessage
-    exchange: str
-    routing_key: str
-    delivery_count: int = 0
-    expires_at: float | None = None  # on the broker's virtual clock (retry tiers)
-
-    @property
-    def headers(self) -> dict[str, Any]:
-        return dict(self.message.headers or {})
-
-
-@dataclass
-class MemoryQueue:
-    name: str
-    arguments: dict[str, Any]
-    ready: deque[StoredMessage] = field(default_factory=deque)
-    unacked: dict[int, StoredMessage] = field(default_factory=dict)
-
-    @property
-    def ttl(self) -> float | None:
-        ttl = self.arguments.get("x-message-ttl")
-        return None if ttl is None else ttl / 1000
-
-
-@dataclass(frozen=True)
-class DeadLettered:
-    """A message in a dead-letter queue: the message itself and why it is there."""
-
-    message: AbstractMessage
-    record: DeadLetterRecord
-
-    @property
-    def message_id(self) -> str | None:
-        return self.message.message_id
-
-    @property
-    def headers(self) -> dict[str, Any]:
-        return dict(self.message.headers or {})
-
-
-class MemoryDelivery:
-    """A message taken with :meth:`MemoryBroker.get`: settle it with ack, nack or reject, like AMQP."""
-
-    def __init__(self, broker: MemoryBroker, queue: MemoryQueue, tag: int, stored: StoredMessage) -> None:
-        self._broker, self._queue, self._tag, self.stored = broker, queue, tag, stored
-
-    @property
-    def message(self) -> AbstractMessage:
-        return self.stored.message
-
-    def ack(self) -> None:
-        """Remove the message for good."""
-        self._queue.unacked.pop(self._tag)
-
-    def nack(self, requeue: bool = True) -> None:
-        """Return it to the queue (counting a delivery) or, without requeue, dead-letter it."""
-        stored = self._queue.unacked.pop(self._tag)
-        self._broker._return(self._queue, stored, requeue=requeue)
-
-    def reject(self, requeue: bool = False) -> None:
-        """Like :meth:`nack` for one message; default: dead-letter through the queue's DLX."""
-        self.nack(requeue=requeue)
+from shared.testing.memory_broker.storage import DeadLettered, MemoryDelivery, MemoryQueue, StoredMessage
 
 
 class MemoryBroker:
@@ -334,6 +232,3 @@ class MemoryBroker:
 def hash_bucket(key: str, buckets: int) -> int:
     """Which of ``buckets`` equally weighted shards ``key`` lands on (stable across runs)."""
     return zlib.crc32(key.encode()) % buckets
-
-
-__all__ = ["DeadLettered", "MemoryBroker", "MemoryDelivery", "topic_matches"]

@@ -1,0 +1,301 @@
+"""The outbox relay: publishes committed rows with publisher confirms and marks them sent after the confirm.
+
+At-least-once: a crash between the confirm and the mark publishes the row again (consumers' inboxes absorb it).
+Per aggregate, rows go out one after another in commit order, also with several relays (see
+:mod:`shared.outbox.claims`). Wakes on commit (in-process signal, PostgreSQL ``LISTEN``), polls as a fallback,
+and backs off while the broker is down without losing or reordering anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.inbox.store import sweep_inbox
+from shared.messaging.connection import confirm_channel
+from shared.messaging.errors import PublishError, UnroutableMessage
+from shared.outbox import claims, metrics
+from shared.outbox.admin import outbox_stats
+from shared.outbox.messages import to_message
+from shared.outbox.retention import sweep_sent
+from shared.outbox.sender import BrokerRefused, MessageSender, MessageTooLarge
+from shared.outbox.signal import NOTIFY_CHANNEL, signal_for
+from shared.persistence.engine import is_sqlite
+from shared.persistence.metadata import utcnow
+
+log = logging.getLogger(__name__)
+
+# Test hook for the crash fault test: SIGKILL this process right after a batch's confirms, before the mark.
+KILL_AFTER_CONFIRM_ENV = "WARREN_OUTBOX_KILL_AFTER_CONFIRM"
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """How the relay batches, waits, backs off, and when it gives up on a row."""
+
+    batch_size: int = 500
+    poll_interval: float = 1.0  # fallback when no wake-up signal arrives
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+    # SQLite: one relay at a time holds this lease; another waits for it to lapse (or be released on stop).
+    lease_ttl: timedelta = timedelta(seconds=10)
+    lease_name: str = "outbox-relay"
+    max_message_bytes: int = 16 * 1024 * 1024
+    max_refusals: int = 10  # nacks / missing exchange before a row is marked failed
+    # True: a failed row holds the later rows of its aggregate until an operator retries or discards it.
+    hold_aggregate_on_failure: bool = False
+    sent_retention: timedelta = timedelta(days=1)
+    inbox_retention: timedelta = timedelta(days=7)
+    housekeeping_interval: float = 300.0
+    stats_interval: float = 5.0
+
+
+class BrokerUnavailable(Exception):
+    """Rows could not be published for a transient reason; the relay backs off and tries again."""
+
+
+@dataclass
+class _Outcome:
+    sent: list[int]
+    failed: dict[int, str]
+    refused: dict[int, str]
+    transient: str | None = None
+
+
+class OutboxRelay:
+    """A service component (``start``/``stop``) relaying its database's outbox to RabbitMQ."""
+
+    name = "outbox-relay"
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        connection: AbstractConnection,
+        *,
+        settings: RelaySettings | None = None,
+        holder: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings or RelaySettings()
+        self._connection = connection
+        self._channel: AbstractChannel | None = None
+        self._sender: MessageSender | None = None
+        self._signal = signal_for(engine)
+        self._sqlite = is_sqlite(engine)
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._listener: AsyncConnection | None = None
+        self._last_housekeeping = 0.0
+        self._last_stats = 0.0
+        self.has_lease = False
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the confirm channel, listen for commits (PostgreSQL) and start relaying in the background."""
+        self._stopping.clear()
+        await self._open_channel()
+        await self._listen()
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.holder}")
+
+    async def stop(self) -> None:
+        """Finish the batch in flight, release the lease and close the channel."""
+        self._stopping.set()
+        self._signal.notify()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+        if self._sqlite and self.has_lease:
+            with contextlib.suppress(SQLAlchemyError):
+                await claims.release_lease(self.engine, name=self.settings.lease_name, holder=self.holder)
+            self.has_lease = False
+            self._signal.notify()  # a relay of this process waiting for the lease takes it now
+        if self._channel is not None:
+            with contextlib.suppress(Exception):
+                await self._channel.close()
+            self._channel = None
+            self._sender = None
+
+    async def _open_channel(self) -> None:
+        self._channel = await confirm_channel(self._connection)  # type: ignore[arg-type]
+        self._sender = MessageSender(self._channel)
+
+    async def _listen(self) -> None:
+        if self._sqlite:
+            return
+        try:
+            self._listener = await self.engine.connect()
+            raw = await self._listener.get_raw_connection()
+            await raw.driver_connection.add_listener(  # type: ignore[union-attr]
+                NOTIFY_CHANNEL, lambda *_: self._signal.notify()
+            )
+            await self._listener.commit()
+        except (SQLAlchemyError, OSError) as exc:
+            # Polling still delivers everything; only the wake-up latency suffers.
+            log.warning("outbox relay could not LISTEN (%r); polling only", exc)
+            self._listener = None
+
+    # -- the loop -------------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = self.settings.backoff_initial
+        while not self._stopping.is_set():
+            try:
+                if self._sqlite and not await self._hold_lease():
+                    await self._pause(self.settings.lease_ttl.total_seconds() / 3)
+                    continue
+                published = await self.run_once()
+                backoff = self.settings.backoff_initial
+                await self._housekeeping()
+                if published >= self.settings.batch_size:
+                    continue  # a backlog: keep draining
+                await self._pause(self.settings.poll_interval)
+            except (BrokerUnavailable, SQLAlchemyError, OSError) as exc:
+                metrics.PUBLISH_ERRORS.inc()
+                log.warning("outbox relay backing off %.1fs: %s", backoff, exc)
+                await self._pause(backoff)
+                backoff = min(backoff * 2, self.settings.backoff_max)
+            except Exception:
+                log.exception("outbox relay iteration failed")
+                await self._pause(backoff)
+                backoff = min(backoff * 2, self.settings.backoff_max)
+
+    async def _pause(self, seconds: float) -> None:
+        if not self._stopping.is_set():
+            await self._signal.wait(seconds)
+
+    async def _hold_lease(self) -> bool:
+        self.has_lease = await claims.acquire_lease(
+            self.engine, name=self.settings.lease_name, holder=self.holder, ttl=self.settings.lease_ttl
+        )
+        return self.has_lease
+
+    async def run_once(self) -> int:
+        """Publish one batch of pending rows; return how many were published. Raises BrokerUnavailable."""
+        if self._sender is None:
+            await self._open_channel()
+        if self._sqlite:
+            # One relay (the lease holder): read, publish outside any transaction, then mark in a short one,
+            # so the SQLite write lock is never held across network round trips.
+            async with self.engine.connect() as connection:
+                rows = await claims.fetch_batch(
+                    connection,
+                    limit=self.settings.batch_size,
+                    lock=False,
+                    hold_on_failure=self.settings.hold_aggregate_on_failure,
+                )
+                await connection.rollback()
+            if not rows:
+                return 0
+            outcome = await self._publish(rows)
+            async with self.engine.begin() as connection:
+                await self._record(connection, rows, outcome)
+        else:
+            # The row locks (and so the claim) last until the marks commit.
+            async with self.engine.begin() as connection:
+                rows = await claims.fetch_batch(
+                    connection,
+                    limit=self.settings.batch_size,
+                    lock=True,
+                    hold_on_failure=self.settings.hold_aggregate_on_failure,
+                )
+                if not rows:
+                    return 0
+                outcome = await self._publish(rows)
+                await self._record(connection, rows, outcome)
+        if outcome.transient is not None:
+            raise BrokerUnavailable(outcome.transient)
+        return len(outcome.sent)
+
+    async def _publish(self, rows: list[Mapping[str, Any]]) -> _Outcome:
+        """Publish rows: aggregates concurrently, each aggregate's rows strictly one after another."""
+        chains: dict[object, list[Mapping[str, Any]]] = defaultdict(list)
+        for row in rows:
+            key = row["aggregate_id"] if row["aggregate_id"] is not None else ("row", row["id"])
+            chains[key].append(row)
+        outcome = _Outcome(sent=[], failed={}, refused={})
+        await asyncio.gather(*(self._publish_chain(chain, outcome) for chain in chains.values()))
+        if outcome.sent and os.environ.get(KILL_AFTER_CONFIRM_ENV):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return outcome
+
+    async def _publish_chain(self, chain: list[Mapping[str, Any]], outcome: _Outcome) -> None:
+        assert self._sender is not None
+        for row in chain:
+            try:
+                message = to_message(row)
+                if len(message.body) > self.settings.max_message_bytes:
+                    raise MessageTooLarge(
+                        f"body of {len(message.body)} bytes exceeds {self.settings.max_message_bytes}"
+                    )
+                await self._sender.publish_message(row["exchange"], message, routing_key=row["routing_key"])
+            except (UnroutableMessage, MessageTooLarge, ValueError) as exc:
+                outcome.failed[row["id"]] = f"{type(exc).__name__}: {exc}"
+                if self.settings.hold_aggregate_on_failure:
+                    return
+                continue
+            except BrokerRefused as exc:
+                outcome.refused[row["id"]] = f"{type(exc).__name__}: {exc}"
+                return
+            except PublishError as exc:
+                outcome.transient = str(exc)
+                return  # later rows of this aggregate wait, so order holds
+            outcome.sent.append(row["id"])
+            metrics.PUBLISHED.labels(kind=row["kind"]).inc()
+
+    async def _record(
+        self, connection: AsyncConnection, rows: list[Mapping[str, Any]], outcome: _Outcome
+    ) -> None:
+        now = utcnow()
+        await claims.mark_sent(connection, outcome.sent, at=now)
+        await claims.mark_failed(connection, outcome.failed)
+        gave_up = await claims.count_refusal(
+            connection, outcome.refused, max_attempts=self.settings.max_refusals
+        )
+        by_id = {row["id"]: row for row in rows}
+        for row_id in outcome.sent:
+            metrics.RELAY_LAG.observe((now - by_id[row_id]["created_at"]).total_seconds())
+        for row_id, reason in outcome.failed.items():
+            metrics.FAILED.labels(reason=reason.split(":", 1)[0]).inc()
+            log.error("outbox row %s (%s) failed: %s", row_id, by_id[row_id]["message_type"], reason)
+        for failed in gave_up:
+            metrics.FAILED.labels(reason="BrokerRefused").inc()
+            log.error("outbox row %s failed: refused %d times", failed.id, self.settings.max_refusals)
+        if outcome.refused and outcome.transient is None:
+            outcome.transient = next(iter(outcome.refused.values()))
+
+    async def _housekeeping(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self._last_stats >= self.settings.stats_interval:
+            self._last_stats = now
+            stats = await outbox_stats(self.engine)
+            metrics.PENDING_ROWS.set(stats.pending)
+            metrics.OLDEST_PENDING_AGE.set(stats.oldest_pending_age_seconds)
+            metrics.FAILED_ROWS.set(stats.failed)
+            if not self._sqlite and self._listener is None:
+                await self._listen()
+        if now - self._last_housekeeping >= self.settings.housekeeping_interval:
+            self._last_housekeeping = now
+            await sweep_sent(self.engine, older_than=self.settings.sent_retention)
+            await sweep_inbox(self.engine, older_than=self.settings.inbox_retention)

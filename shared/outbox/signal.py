@@ -1,0 +1,43 @@
+"""Waking the relay right after a commit: in-process by an asyncio event, across processes by PostgreSQL NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+# The PostgreSQL channel a commit with outbox rows notifies (NOTIFY is delivered only if the transaction commits).
+NOTIFY_CHANNEL = "warren_outbox"
+
+
+class OutboxSignal:
+    """A level-triggered wake-up: ``notify()`` after a commit, ``wait(timeout)`` in the relay."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wake the relay (safe to call from any coroutine of the relay's event loop)."""
+        self._event.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a notification; True when one came. Clears it for the next wait."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+        woke = self._event.is_set()
+        self._event.clear()
+        return woke
+
+
+_SIGNALS: weakref.WeakKeyDictionary[Engine, OutboxSignal] = weakref.WeakKeyDictionary()
+
+
+def signal_for(engine: AsyncEngine) -> OutboxSignal:
+    """The one signal shared by every unit of work and relay that use ``engine`` in this process."""
+    signal = _SIGNALS.get(engine.sync_engine)
+    if signal is None:
+        signal = _SIGNALS[engine.sync_engine] = OutboxSignal()
+    return signal

@@ -1,0 +1,92 @@
+"""Building the database engine of a service: SQLite (embedded default, one file per service) or PostgreSQL.
+
+Called from a service's entrypoint at start-up, never at import. The same code runs on both databases; the
+engine hides the differences that matter for correctness (SQLite write locking, PostgreSQL pool sizing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+# A writer waiting for the SQLite write lock gives up after this long (the lock is held for milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def is_sqlite(engine_or_url: AsyncEngine | str) -> bool:
+    """True when the engine (or URL) points at SQLite."""
+    url = engine_or_url.url if isinstance(engine_or_url, AsyncEngine) else make_url(engine_or_url)
+    return url.get_backend_name() == "sqlite"
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 5,
+    pool_timeout: float = 30.0,
+    pre_ping: bool = False,
+    echo: bool = False,
+    **kwargs: Any,
+) -> AsyncEngine:
+    """An async engine for ``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://...``, tuned for services."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, echo=echo, **kwargs)
+    if backend == "postgresql":
+        return create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            # Pre-ping costs a round trip per unit of work; without it a connection the server dropped fails one
+            # transaction (retried as transient) and the pool then replaces every stale connection at once.
+            pool_pre_ping=pre_ping,
+            pool_recycle=1800,
+            echo=echo,
+            **kwargs,
+        )
+    raise ValueError(f"unsupported database {backend!r}: use sqlite+aiosqlite or postgresql+asyncpg")
+
+
+def _sqlite_engine(url: str, *, echo: bool, **kwargs: Any) -> AsyncEngine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take transaction control away from the sqlite3 module (which begins lazily and never for reads),
+        # so the "begin" hook below decides how every transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL: readers never block the writer and the writer never blocks readers.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # NORMAL is durable across application crashes in WAL mode (only an OS crash can lose the last commit).
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then writes cannot
+        # wait for the lock (SQLite answers SQLITE_BUSY at once to avoid a deadlock), so concurrent
+        # read-modify-write units of work would fail instead of queueing behind each other.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for units of work: objects stay readable after commit; no implicit autoflush surprises."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

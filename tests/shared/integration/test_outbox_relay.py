@@ -1,0 +1,307 @@
+"""The relay against the real broker and both databases: commit -> publish, order, failures, wake-up, leases."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractQueue, AbstractRobustConnection
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.inbox.store import sweep_inbox
+from shared.messaging.connection import connect
+from shared.messaging.envelope import Envelope
+from shared.outbox import admin
+from shared.outbox.relay import OutboxRelay, RelaySettings
+from shared.outbox.retention import sweep_sent
+from shared.outbox.schema import outbox_messages
+from shared.persistence.engine import create_engine
+from shared.persistence.metadata import utcnow
+from shared.persistence.unit_of_work import AlreadyHandled
+from shared.testing.outbox import PROBE_EXCHANGE, ProbeHappened, ProbeUnitOfWork, bump, create_tables
+from shared.testing.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await create_tables(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
+    connection = await connect(amqp_url, connection_name="test-outbox")
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def observer(connection: AbstractRobustConnection) -> AbstractQueue:
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(PROBE_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    queue = await channel.declare_queue("probe.observer", durable=True)
+    await queue.bind(exchange, "probe.#")
+    return queue
+
+
+async def received(queue: AbstractQueue, count: int, timeout: float = 15.0) -> list[Envelope]:
+    envelopes: list[Envelope] = []
+
+    async def got_all() -> bool:
+        while (message := await queue.get(fail=False)) is not None:
+            envelopes.append(Envelope.from_message(message))
+            await message.ack()
+        return len(envelopes) >= count
+
+    await wait_for(got_all, timeout=timeout, message=f"{count} messages")
+    return envelopes
+
+
+def relay_settings(**overrides: object) -> RelaySettings:
+    return RelaySettings(**{"poll_interval": 0.2, "backoff_max": 0.5, **overrides})  # type: ignore[arg-type]
+
+
+def fraud_message(correlation_id: str = "corr-1") -> Envelope:
+    return Envelope(type="fraud.assessed.v1", correlation_id=correlation_id, producer="fraud", payload={})
+
+
+async def test_committed_events_are_published_with_envelope_when_relay_runs(
+    engine: AsyncEngine, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    incoming = fraud_message("corr-2")
+    uow = ProbeUnitOfWork(engine)
+    async with uow.handling(incoming, handler="probe.on_fraud") as first_time:
+        assert first_time
+        probe = await uow.probes.get_or_add("p1")
+        probe.bump()
+        probe.bump()
+        await uow.commit()
+    relay = OutboxRelay(engine, connection, settings=relay_settings())
+    await relay.start()
+    try:
+        envelopes = await received(observer, 2)
+    finally:
+        await relay.stop()
+    assert [ProbeHappened.model_validate(e.payload).seq for e in envelopes] == [1, 2]
+    assert {e.correlation_id for e in envelopes} == {"corr-2"}
+    assert {e.causation_id for e in envelopes} == {str(incoming.message_id)}
+    assert envelopes[0].type == "probe.happened.v1"
+    assert envelopes[0].producer == "probe"
+    assert (await admin.outbox_stats(engine)).sent == 2
+
+
+async def test_nothing_is_written_or_published_when_unit_of_work_exits_without_commit(
+    engine: AsyncEngine, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    async with ProbeUnitOfWork(engine) as uow:
+        (await uow.probes.get_or_add("quiet")).bump()
+        await uow.probes.flush()  # state written to the transaction, then abandoned
+
+    async def fail_before_commit() -> None:
+        async with ProbeUnitOfWork(engine) as uow:
+            (await uow.probes.get_or_add("loud")).bump()
+            uow.dispatch_task("probe.task", queue="probe.tasks")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await fail_before_commit()
+    relay = OutboxRelay(engine, connection, settings=relay_settings())
+    assert await relay.run_once() == 0
+    assert (await admin.outbox_stats(engine)).pending == 0
+    assert await observer.get(fail=False) is None
+    async with engine.connect() as db:
+        assert (await db.execute(select(outbox_messages.c.id))).all() == []
+
+
+async def test_effects_apply_once_when_the_same_message_is_handled_twice(engine: AsyncEngine) -> None:
+    incoming = fraud_message()
+    outcomes = []
+    for _ in range(2):
+        uow = ProbeUnitOfWork(engine)
+        async with uow.handling(incoming, handler="probe.on_fraud") as first_time:
+            outcomes.append(first_time)
+            if first_time:
+                (await uow.probes.get_or_add("once")).bump()
+                await uow.commit()
+    with pytest.raises(AlreadyHandled):
+        async with ProbeUnitOfWork(engine).for_message(incoming, handler="probe.on_fraud"):
+            pytest.fail("the body must not run for a duplicate")
+    async with ProbeUnitOfWork(engine).for_message(incoming, handler="probe.other_handler") as uow:
+        await uow.commit()  # another handler of the same message is not a duplicate
+    assert outcomes == [True, False]
+    assert (await admin.outbox_stats(engine)).pending == 1
+    assert (
+        REGISTRY.get_sample_value("warren_inbox_duplicates_absorbed_total", {"handler": "probe.on_fraud"})
+        >= 2
+    )  # type: ignore[operator]
+
+
+async def test_each_aggregate_keeps_commit_order_when_many_aggregates_interleave(
+    engine: AsyncEngine, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    for _ in range(8):
+        for name in ("a", "b", "c", "d"):
+            await bump(engine, name)
+    relay = OutboxRelay(engine, connection, settings=relay_settings(batch_size=5))
+    while await relay.run_once():
+        pass
+    envelopes = await received(observer, 32)
+    by_probe: dict[str, list[int]] = {}
+    for envelope in envelopes:
+        event = ProbeHappened.model_validate(envelope.payload)
+        by_probe.setdefault(event.probe_id, []).append(event.seq)
+    assert by_probe == {name: list(range(1, 9)) for name in ("a", "b", "c", "d")}
+
+
+async def test_unroutable_row_fails_without_blocking_others_when_no_queue_is_bound(
+    engine: AsyncEngine, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    async with ProbeUnitOfWork(engine) as uow:
+        uow.dispatch_task("probe.task", queue=f"nowhere-{uuid.uuid4().hex[:6]}", aggregate_id="x")
+        (await uow.probes.get_or_add("x")).bump()
+        (await uow.probes.get_or_add("y")).bump()
+        await uow.commit()
+    relay = OutboxRelay(engine, connection, settings=relay_settings())
+    await relay.start()
+    try:
+        await received(observer, 2)
+    finally:
+        await relay.stop()
+    failed = await admin.list_failed(engine)
+    assert [(row.kind, row.message_type) for row in failed] == [("task", "probe.task")]
+    assert "returned" in (failed[0].last_error or "")
+    stats = await admin.outbox_stats(engine)
+    assert (stats.failed, stats.pending, stats.sent) == (1, 0, 2)
+    # The operator binds the queue and retries: the row goes out.
+    channel = await connection.channel()
+    queue = await channel.declare_queue(failed[0].routing_key, durable=True)
+    assert await admin.retry_failed(engine, failed[0].id) == 1
+    assert await relay.run_once() == 1
+    assert await wait_for(lambda: queue.get(fail=False), timeout=5) is not None
+
+
+async def test_failed_row_holds_its_aggregate_when_ordering_requires_it(
+    engine: AsyncEngine, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    async with ProbeUnitOfWork(engine) as uow:
+        uow.dispatch_task("probe.task", queue=f"nowhere-{uuid.uuid4().hex[:6]}", aggregate_id="held")
+        await uow.commit()
+    await bump(engine, "held")
+    await bump(engine, "free")
+    relay = OutboxRelay(engine, connection, settings=relay_settings(hold_aggregate_on_failure=True))
+    await relay.run_once()
+    await relay.run_once()
+    envelopes = await received(observer, 1)
+    assert [ProbeHappened.model_validate(e.payload).probe_id for e in envelopes] == ["free"]
+    stats = await admin.outbox_stats(engine)
+    assert (stats.failed, stats.pending) == (1, 1)
+    failed = await admin.list_failed(engine)
+    assert await admin.discard_failed(engine, failed[0].id)
+    await relay.run_once()
+    assert [ProbeHappened.model_validate(e.payload).probe_id for e in await received(observer, 1)] == ["held"]
+
+
+async def test_too_large_row_is_marked_failed_when_it_exceeds_the_limit(
+    engine: AsyncEngine, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    async with ProbeUnitOfWork(engine) as uow:
+        (await uow.probes.get_or_add("big")).bump(padding="x" * 5000)
+        await uow.commit()
+    relay = OutboxRelay(engine, connection, settings=relay_settings(max_message_bytes=1000))
+    assert await relay.run_once() == 0
+    [failed] = await admin.list_failed(engine)
+    assert "MessageTooLarge" in (failed.last_error or "")
+
+
+async def test_relay_publishes_at_once_when_a_commit_wakes_it(
+    engine: AsyncEngine, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    # A poll interval far beyond the deadline: only the wake-up can deliver in time.
+    relay = OutboxRelay(engine, connection, settings=relay_settings(poll_interval=60))
+    await relay.start()
+    try:
+        await bump(engine, "fast")
+        await received(observer, 1, timeout=3)
+    finally:
+        await relay.stop()
+
+
+async def test_relay_in_another_process_wakes_when_postgres_notifies(
+    postgres_url: str, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    # Two engines share no in-process signal, exactly like two processes: only LISTEN/NOTIFY wakes the relay.
+    relay_engine, writer_engine = create_engine(postgres_url), create_engine(postgres_url)
+    await create_tables(writer_engine)
+    relay = OutboxRelay(relay_engine, connection, settings=relay_settings(poll_interval=60))
+    await relay.start()
+    try:
+        await bump(writer_engine, "notified")
+        await received(observer, 1, timeout=3)
+    finally:
+        await relay.stop()
+        await relay_engine.dispose()
+        await writer_engine.dispose()
+
+
+async def test_second_relay_waits_when_another_holds_the_sqlite_lease(
+    sqlite_url: str, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    engine = create_engine(sqlite_url)
+    await create_tables(engine)
+    settings = relay_settings(lease_ttl=timedelta(seconds=30))
+    first = OutboxRelay(engine, connection, settings=settings)
+    second = OutboxRelay(engine, connection, settings=settings)
+    await first.start()
+    try:
+        await wait_for(lambda: first.has_lease, timeout=5)
+        await second.start()
+        await bump(engine, "leased", times=3)
+        await received(observer, 3)
+        assert not second.has_lease
+        await first.stop()  # releases the lease: the second takes over without waiting for expiry
+        await wait_for(lambda: second.has_lease, timeout=15)
+        await bump(engine, "leased")
+        await received(observer, 1)
+    finally:
+        await first.stop()
+        await second.stop()
+        await engine.dispose()
+
+
+async def test_sweeps_delete_only_old_rows_when_retention_runs(engine: AsyncEngine) -> None:
+    await bump(engine, "old", times=3)
+    async with engine.begin() as db:
+        await db.execute(
+            outbox_messages.update()
+            .where(outbox_messages.c.id <= 2)
+            .values(status="sent", sent_at=utcnow() - timedelta(days=2))
+        )
+    assert await sweep_sent(engine, older_than=timedelta(days=1), batch_size=1) == 2
+    stats = await admin.outbox_stats(engine)
+    assert (stats.sent, stats.pending) == (0, 1)
+    uow = ProbeUnitOfWork(engine)
+    async with uow.handling(fraud_message(), handler="probe.h"):
+        await uow.commit()
+    assert await sweep_inbox(engine, older_than=timedelta(days=1)) == 0
+    assert await sweep_inbox(engine, older_than=timedelta(seconds=-1)) == 1
+
+
+async def test_metrics_count_published_rows_and_lag_when_relay_publishes(
+    engine: AsyncEngine, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    before = REGISTRY.get_sample_value("warren_outbox_published_total", {"kind": "event"}) or 0.0
+    lag_before = REGISTRY.get_sample_value("warren_outbox_relay_lag_seconds_count") or 0.0
+    await bump(engine, "m", times=2)
+    relay = OutboxRelay(engine, connection, settings=relay_settings())
+    assert await relay.run_once() == 2
+    assert REGISTRY.get_sample_value("warren_outbox_published_total", {"kind": "event"}) == before + 2
+    assert REGISTRY.get_sample_value("warren_outbox_relay_lag_seconds_count") == lag_before + 2

@@ -1,0 +1,93 @@
+"""The unit of work on a local SQLite file: events move into outbox rows at commit and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.messaging.envelope import Envelope
+from shared.outbox.schema import outbox_messages
+from shared.outbox.signal import signal_for
+from shared.persistence.engine import create_engine
+from shared.testing.outbox import ProbeHappened, ProbeUnitOfWork, create_tables
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'unit.db'}")
+    await create_tables(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def rows(engine: AsyncEngine) -> list[dict[str, object]]:
+    async with engine.connect() as db:
+        result = await db.execute(select(outbox_messages).order_by(outbox_messages.c.id))
+        return [dict(row._mapping) for row in result]
+
+
+async def test_commit_writes_one_row_per_event_in_recording_order_when_aggregates_record(
+    engine: AsyncEngine,
+) -> None:
+    uow = ProbeUnitOfWork(engine, correlation_id="http-req-1")
+    async with uow:
+        probe = await uow.probes.get_or_add("p")
+        probe.bump()
+        probe.bump()
+        uow.record(ProbeHappened(probe_id="loose", seq=9), aggregate_id="loose")
+        uow.dispatch_task("probe.task", queue="probe.tasks", args=[1])
+        await uow.commit()
+        assert probe.events == []  # moved, not copied
+    written = await rows(engine)
+    assert [(r["kind"], r["aggregate_id"], r["status"]) for r in written] == [
+        ("event", "p", "pending"),
+        ("event", "p", "pending"),
+        ("event", "loose", "pending"),
+        ("task", None, "pending"),
+    ]
+    assert {r["correlation_id"] for r in written} == {"http-req-1"}
+    assert {r["causation_id"] for r in written} == {None}
+
+
+async def test_events_carry_the_handled_message_causality_when_bound_to_it(engine: AsyncEngine) -> None:
+    incoming = Envelope(
+        type="fraud.assessed.v1",
+        correlation_id="corr",
+        producer="fraud",
+        payload={},
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    )
+    uow = ProbeUnitOfWork(engine)
+    async with uow.handling(incoming, handler="probe.h"):
+        (await uow.probes.get_or_add("p")).bump()
+        await uow.commit()
+    [row] = await rows(engine)
+    assert (row["correlation_id"], row["causation_id"]) == ("corr", str(incoming.message_id))
+    assert row["traceparent"] == incoming.traceparent
+
+
+async def test_nothing_is_written_when_the_block_is_left_without_commit(engine: AsyncEngine) -> None:
+    uow = ProbeUnitOfWork(engine)
+    async with uow:
+        (await uow.probes.get_or_add("p")).bump()
+        uow.dispatch_task("probe.task", queue="probe.tasks")
+    async with uow:
+        assert await uow.probes.get("p") is None
+        await uow.commit()  # the earlier unit's recordings are gone with its rollback
+    assert await rows(engine) == []
+
+
+async def test_relay_signal_is_set_when_a_commit_wrote_rows(engine: AsyncEngine) -> None:
+    signal = signal_for(engine)
+    assert not await signal.wait(0)
+    async with ProbeUnitOfWork(engine) as uow:
+        await uow.commit()
+    assert not await signal.wait(0)  # nothing to publish, nothing to wake
+    async with ProbeUnitOfWork(engine) as uow:
+        (await uow.probes.get_or_add("p")).bump()
+        await uow.commit()
+    assert await signal.wait(0)

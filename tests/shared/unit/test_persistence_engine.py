@@ -1,0 +1,68 @@
+"""Engine set-up: SQLite in WAL with immediate transactions; UTC timestamps on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, select, text, update
+
+from shared.persistence.engine import create_engine, is_sqlite
+from shared.persistence.metadata import UTCDateTime
+
+
+async def test_sqlite_runs_in_wal_with_foreign_keys_when_engine_is_created(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'deep' / 'service.db'}")
+    async with engine.connect() as db:
+        assert (await db.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await db.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        assert (await db.execute(text("PRAGMA busy_timeout"))).scalar() == 15000
+    await engine.dispose()
+    assert is_sqlite(engine)
+    assert not is_sqlite("postgresql+asyncpg://x/y")
+
+
+async def test_concurrent_read_modify_writes_all_land_when_sqlite_serialises_them(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'counter.db'}")
+    counters = Table("counters", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer))
+    async with engine.begin() as db:
+        await db.run_sync(counters.metadata.create_all)
+        await db.execute(counters.insert().values(id=1, n=0))
+
+    async def increment() -> None:
+        async with engine.begin() as db:
+            n = (await db.execute(select(counters.c.n))).scalar_one()
+            await asyncio.sleep(0)  # let the others interleave between the read and the write
+            await db.execute(update(counters).values(n=n + 1))
+
+    await asyncio.gather(*(increment() for _ in range(20)))
+    async with engine.connect() as db:
+        assert (
+            await db.execute(select(counters.c.n))
+        ).scalar() == 20  # no lost update, no "database is locked"
+    await engine.dispose()
+
+
+async def test_timestamps_come_back_in_utc_when_stored_on_sqlite(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+    stamps = Table("stamps", MetaData(), Column("id", Integer, primary_key=True), Column("at", UTCDateTime))
+    at = datetime(2026, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    async with engine.begin() as db:
+        await db.run_sync(stamps.metadata.create_all)
+        await db.execute(stamps.insert().values(id=1, at=at))
+        stored = (await db.execute(select(stamps.c.at))).scalar()
+    assert stored == at
+    assert stored.tzinfo is UTC
+    await engine.dispose()
+
+
+def test_naive_timestamps_are_refused_when_bound() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        UTCDateTime().process_bind_param(datetime(2026, 1, 1), dialect=None)  # type: ignore[arg-type]
+
+
+def test_unsupported_database_is_refused_when_engine_is_created() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        create_engine("mysql+aiomysql://x/y")
