@@ -15,6 +15,7 @@ from notification.service_layer.unit_of_work import NotificationUnitOfWork
 from shared.contracts.base import Contract
 from shared.messaging.consumer import Consumer
 from shared.messaging.envelope import Envelope
+from shared.persistence.unit_of_work import AlreadyHandled
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,14 @@ class EventHandlers:
 
     async def _handle(self, handler: str, message: Contract, envelope: Envelope) -> None:
         uow = self._uow_for(envelope, f"{TOPOLOGY.service}.{handler}")
-        created = await notify(message, envelope, uow=uow, audience=self._audience, renderer=self._renderer)
+        try:
+            created = await notify(
+                message, envelope, uow=uow, audience=self._audience, renderer=self._renderer
+            )
+        except AlreadyHandled:
+            # The inbox saw this message id commit before: a redelivery. Ack it, change nothing.
+            log.info("%s %s already handled by %s", envelope.type, envelope.message_id, handler)
+            return
         log.info("%s %s: %d notification(s) created", envelope.type, envelope.message_id, len(created))
 
     async def on_payment_outcome(self, message: Contract, envelope: Envelope) -> None:

@@ -7,19 +7,21 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notification.adapters.migrating import upgrade
 from notification.adapters.orm import notifications
 from notification.adapters.rendering import Renderer
-from notification.adapters.unit_of_work import SqlNotificationUnitOfWork, TaskDispatch
+from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.domain.decisions import Audience
 from notification.entrypoints.consumers import EventHandlers, register
 from notification.entrypoints.topology import TOPOLOGY
 from notification.tests.factories import envelope_for, outcome
+from notification.tests.harness import pending_tasks
 from shared.contracts.inventory import StockLow
 from shared.contracts.payment import PaymentReviewRequired
 from shared.messaging.envelope import Envelope
+from shared.persistence.engine import create_engine
 from shared.testing.messaging_harness import MessagingHarness
 
 pytestmark = pytest.mark.integration
@@ -28,7 +30,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
     await asyncio.to_thread(upgrade, sqlite_url)
-    engine = create_async_engine(sqlite_url)
+    engine = create_engine(sqlite_url)
     yield engine
     await engine.dispose()
 
@@ -42,12 +44,8 @@ async def _count(engine: AsyncEngine) -> list[tuple[str, str]]:
 async def test_every_handled_event_becomes_one_notification_when_delivered_twice(
     messaging_harness: MessagingHarness, engine: AsyncEngine
 ) -> None:
-    dispatched: list[TaskDispatch] = []
-
-    def uow_for(envelope: Envelope, handler: str) -> SqlNotificationUnitOfWork:
-        uow = SqlNotificationUnitOfWork(async_sessionmaker(engine, expire_on_commit=False))
-        uow.dispatched = dispatched
-        return uow
+    def uow_for(envelope: Envelope, handler: str) -> NotificationUnitOfWork:
+        return NotificationUnitOfWork(engine).for_message(envelope, handler=handler)
 
     handlers = EventHandlers(uow_for, Audience(operator_email="ops@warren.test"), Renderer())
     register(messaging_harness, handlers)
@@ -74,7 +72,9 @@ async def test_every_handled_event_becomes_one_notification_when_delivered_twice
         ("payment_captured", "ada@example.com"),
         ("payment_review_required", "ops@warren.test"),
     ]
-    assert len(dispatched) == 3
+    # One delivery task per notification waits in the outbox, none for the duplicate.
+    tasks = await pending_tasks(engine)
+    assert sorted(task for (task,) in tasks) == ["notification.deliver_email"] * 3
     for queue in TOPOLOGY.queues:
         assert await messaging_harness.dead_letters(queue) == []
     async with engine.connect() as connection:

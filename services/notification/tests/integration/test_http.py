@@ -7,15 +7,16 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notification.adapters.migrating import upgrade
 from notification.adapters.rendering import Renderer
-from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
+from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.domain.decisions import Audience
 from notification.entrypoints.http import create_app
 from notification.service_layer.handlers import notify
 from notification.tests.factories import envelope_for, outcome
+from shared.persistence.engine import create_engine
 from shared.runtime.health import database_check
 
 pytestmark = pytest.mark.integration
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await asyncio.to_thread(upgrade, database_url)
-    engine = create_async_engine(database_url)
+    engine = create_engine(database_url)
     yield engine
     await engine.dispose()
 
@@ -32,7 +33,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 async def test_notifications_are_listed_and_shown_when_stored(engine: AsyncEngine) -> None:
     event = outcome("captured", email="ada@example.com")
     envelope = envelope_for(event, correlation_id="corr-http")
-    uow = SqlNotificationUnitOfWork(async_sessionmaker(engine, expire_on_commit=False))
+    uow = NotificationUnitOfWork(engine)
     [nid] = await notify(event, envelope, uow=uow, audience=Audience("ops@warren.test"), renderer=Renderer())
     app = create_app(engine, {"database": database_check(engine)})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:

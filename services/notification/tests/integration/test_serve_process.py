@@ -1,20 +1,22 @@
-"""``python -m notification migrate`` then ``serve`` as a real process: events in, notifications stored,
-graceful stop on SIGTERM."""
+"""The whole service as processes: ``python -m notification migrate`` and ``serve`` (consumers, outbox relay,
+HTTP) plus a Celery worker. A published outcome becomes one email; SIGTERM stops serve gracefully."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from mailsink.server import MailSink
 from notification.tests.factories import envelope_for, outcome
+from notification.tests.harness import sink_messages
 from shared.messaging.connection import confirm_channel, connect
 from shared.messaging.publisher import Publisher
 from shared.testing.waiting import wait_for
@@ -28,18 +30,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_published_outcome_is_stored_once_when_serve_consumes_it(
-    amqp_url: str, sqlite_url: str, tmp_path: Path
+async def test_published_outcome_becomes_one_email_when_serve_and_worker_run(
+    amqp_url: str,
+    worker_env: dict[str, str],
+    start_worker: Callable[..., Any],
+    sink: MailSink,
+    tmp_path: Path,
 ) -> None:
     port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("NOTIFICATION_")}
-    env.update(
-        {
-            "NOTIFICATION_AMQP_URL": amqp_url,
-            "NOTIFICATION_DATABASE_URL": sqlite_url,
-            "NOTIFICATION_HTTP_PORT": str(port),
-        }
-    )
+    env = {**worker_env, "NOTIFICATION_HTTP_PORT": str(port)}
     migrate = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "notification", "migrate"],
@@ -48,6 +47,7 @@ async def test_published_outcome_is_stored_once_when_serve_consumes_it(
         timeout=60,
     )
     assert migrate.returncode == 0, migrate.stderr.decode()
+    await start_worker()
     log = (tmp_path / "serve.log").open("wb")
     serve = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "notification", "serve", env=env, stdout=log, stderr=subprocess.STDOUT
@@ -74,16 +74,19 @@ async def test_published_outcome_is_stored_once_when_serve_consumes_it(
             finally:
                 await connection.close()
 
-            async def stored() -> list[dict[str, object]]:
-                listed: list[dict[str, object]] = (
+            async def sent() -> list[dict[str, Any]]:
+                listed: list[dict[str, Any]] = (
                     await http.get("/notifications", params={"correlation_id": envelope.correlation_id})
                 ).json()
-                return listed
+                return [n for n in listed if n["status"] == "sent"]
 
-            [notification] = await wait_for(stored, timeout=30, interval=0.2, message="notification stored")
+            [notification] = await wait_for(sent, timeout=60, interval=0.2, message="notification sent")
             assert notification["recipient"] == "serve@example.com"
     finally:
-        serve.send_signal(signal.SIGTERM)
+        serve.terminate()
         code = await asyncio.wait_for(serve.wait(), 30)
         log.close()
     assert code == 0, (tmp_path / "serve.log").read_text()
+    messages = await sink_messages(sink)
+    assert [m["rcpt_to"] for m in messages] == [["serve@example.com"]]
+    assert "Payment received: 123.45 EUR" in messages[0]["subject"]

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from notification.adapters.unit_of_work import TaskDispatch
 from notification.domain.model import Notification
+
+
+@dataclass(frozen=True)
+class TaskDispatch:
+    name: str
+    queue: str
+    args: Sequence[Any] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    exchange: str = ""
 
 
 class FakeNotifications:
