@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # Every installable part: the shared platform and each service that has a pyproject.toml.
 PACKAGES := shared $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml devtools/*/pyproject.toml cli/pyproject.toml))
 PYTEST_ARGS ?=
+# Tests isolate themselves (own vhost, own database, free ports), so they run in parallel workers.
+PYTEST_WORKERS ?= 4
 
 .PHONY: help install infra test unit lint format bench clean lock run demo up down ui dlq
 
@@ -25,7 +27,7 @@ infra:
 	scripts/ensure-infra
 
 test: install infra
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/pytest -m "not integration and not e2e" $(PYTEST_ARGS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,9 +48,10 @@ def applied_model(vhost: str, broker_admin: BrokerAdmin) -> Iterator[AppliedMode
             broker_admin.delete_user(account.user)
 
 
-# tests/ops/test_outbox_cli.py drives `warren outbox` over shared.outbox's tables and admin functions. Until the
-# outbox branch is merged those modules do not exist here; the file is collected as soon as they do.
-# (It passes against the outbox branch: 10 tests, SQLite and PostgreSQL.)
-collect_ignore: list[str] = []
-if importlib.util.find_spec("shared.outbox.admin") is None:
-    collect_ignore.append("test_outbox_cli.py")
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # rich sizes tables to the terminal; without one (pytest-xdist workers) it falls back to 80 columns and
+    # truncates the cells these tests read. Operators get their real width.
+    from warrenctl import terminal
+
+    monkeypatch.setattr(terminal.console, "width", 200)

@@ -15,15 +15,13 @@ and, as a producer, in ``<name>/entrypoints/contract_examples.py``:
 and, with Celery tasks, its app as ``app`` in ``<name>/entrypoints/celery_app.py`` (see
 :mod:`contract_tools.celery_tasks`).
 
-Where a service has no ``examples()``, ``tests/contract/producers/<name>.py`` (the same function, written
-against the service's domain code by the contract owners) stands in. A service that declares nothing yet is
-described by :mod:`contract_tools.fallback`. Every stand-in is reported; ``--strict`` turns them into failures.
+A service that declares nothing yet is described by :mod:`contract_tools.fallback`. Every stand-in is
+reported; ``--strict`` turns them into failures.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,7 +40,6 @@ from shared.messaging.topology import Topology
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY_MODULES = ("{service}.entrypoints.topology", "{service}.entrypoints.consumers")
 EXAMPLES_MODULE = "{service}.entrypoints.contract_examples"
-PRODUCER_BUILDERS = REPO / "tests" / "contract" / "producers"
 
 
 @dataclass
@@ -127,18 +124,6 @@ def _examples_from(module: ModuleType | None) -> ExampleSource | None:
     return cast(ExampleSource, examples)
 
 
-def _builders_in_tests(service: str) -> ModuleType | None:
-    path = PRODUCER_BUILDERS / f"{service}.py"
-    if not path.exists() or importlib.util.find_spec(service) is None:
-        return None  # no stand-in builders, or the service is not installed yet
-    spec = importlib.util.spec_from_file_location(f"contract_producers_{service}", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def load_service(service: str, fallbacks: list[str]) -> ServiceDeclaration | None:
     """The declaration of ``service``: its own modules where present, stand-ins for what is missing."""
     standby = fallback.SERVICES.get(service)
@@ -151,10 +136,6 @@ def load_service(service: str, fallbacks: list[str]) -> ServiceDeclaration | Non
     if declaration is None:
         return None
     examples = _examples_from(_import(EXAMPLES_MODULE.format(service=service), service))
-    if examples is None:
-        examples = _examples_from(_builders_in_tests(service))
-        if examples is not None:
-            fallbacks.append(f"{service}: example messages (tests/contract/producers/{service}.py)")
     if examples is None and standby is not None and standby.examples is not None:
         fallbacks.append(
             f"{service}: example messages (fallback.py: no {EXAMPLES_MODULE.format(service=service)})"

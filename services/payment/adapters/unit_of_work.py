@@ -20,6 +20,9 @@ from shared.persistence.unit_of_work import Aggregate, SqlUnitOfWork
 
 class SqlPaymentUnitOfWork(SqlUnitOfWork):
     payments: SqlPaymentRepository
+    # Payment's relay runs in the same process and is woken in-process at commit: no pg_notify round trip.
+    # (Other instances' relays still find the rows by polling.)
+    notify_relays = False
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, producer="payment")
