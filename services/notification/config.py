@@ -57,6 +57,9 @@ class NotificationSettings(ServiceSettings):
     stalled_sweep_every_seconds: float = Field(default=300.0, gt=0)
     retention_days: float = Field(default=30.0, gt=0)
     retention_sweep_every_seconds: float = Field(default=3600.0, gt=0)
+    outbox_retention_hours: float = Field(default=24.0, gt=0)
+    # Longer than any redelivery (retry tiers, DLQ replays), or a late duplicate would be handled again.
+    inbox_retention_days: float = Field(default=7.0, gt=0)
 
     @property
     def broker_url(self) -> str:
@@ -75,7 +78,12 @@ class NotificationSettings(ServiceSettings):
                 )
         if self.retry_base_seconds > self.retry_max_seconds:
             raise ValueError("retry_base_seconds must not exceed retry_max_seconds")
-        if self.environment is Environment.PRODUCTION and self.webhook_secret == DEV_WEBHOOK_SECRET:
+        # Webhooks signed with the public development secret could be forged by anyone.
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.webhook_url
+            and self.webhook_secret == DEV_WEBHOOK_SECRET
+        ):
             raise UnsafeConfigurationError(
                 "set NOTIFICATION_WEBHOOK_SECRET: the development secret is public"
             )

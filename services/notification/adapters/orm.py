@@ -2,43 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from sqlalchemy import Column, Index, Integer, String, Table, Text, UniqueConstraint
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Dialect,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    TypeDecorator,
-    UniqueConstraint,
-)
+from shared.persistence.metadata import UTCDateTime, new_metadata
 
-metadata = MetaData()
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC on both databases (SQLite hands back naive datetimes)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+metadata = new_metadata()
 
 
 notifications = Table(
@@ -57,10 +25,10 @@ notifications = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
     Column("claimed_by", String(64), nullable=True),
-    Column("claimed_at", UtcDateTime, nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("sent_at", UtcDateTime, nullable=True),
-    Column("failed_at", UtcDateTime, nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("failed_at", UTCDateTime, nullable=True),
     # The rule of the service: one notification per outcome per channel and recipient, whatever arrives twice.
     UniqueConstraint("dedupe_key", "channel", "recipient", name="uq_notifications_outcome_channel_recipient"),
     Index("ix_notifications_status_created_at", "status", "created_at"),

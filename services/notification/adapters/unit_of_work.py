@@ -1,49 +1,22 @@
-"""SQLAlchemy unit of work for the deciding handlers."""
+"""The notification unit of work: notifications, task dispatches (outbox rows) and the inbox mark, one commit."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Self
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from notification.adapters.repository import NotificationRepository
+from shared.persistence.unit_of_work import SqlUnitOfWork
+
+PRODUCER = "notification"
 
 
-@dataclass(frozen=True)
-class TaskDispatch:
-    name: str
-    queue: str
-    args: Sequence[Any] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
+class NotificationUnitOfWork(SqlUnitOfWork):
+    """``dispatch_task`` (from :class:`SqlUnitOfWork`) writes a Celery task message to the outbox."""
 
+    notifications: NotificationRepository
 
-class SqlNotificationUnitOfWork:
-    """One session and transaction per ``async with``; task dispatches are collected until commit."""
+    def __init__(self, engine: AsyncEngine, *, correlation_id: str | None = None) -> None:
+        super().__init__(engine, producer=PRODUCER, correlation_id=correlation_id)
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self.dispatched: list[TaskDispatch] = []
-        self._pending: list[TaskDispatch] = []
-
-    async def __aenter__(self) -> Self:
-        self._session = self._sessions()
-        self.notifications = NotificationRepository(self._session)
-        self._pending = []
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._session.rollback()
-        await self._session.close()
-        self._pending = []
-
-    async def commit(self) -> None:
-        await self._session.commit()
-        self.dispatched.extend(self._pending)
-        self._pending = []
-
-    def dispatch_task(
-        self, name: str, *, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, queue: str
-    ) -> None:
-        self._pending.append(TaskDispatch(name=name, queue=queue, args=tuple(args), kwargs=kwargs or {}))
+    def start_repositories(self, session: AsyncSession) -> None:
+        self.notifications = NotificationRepository(session)

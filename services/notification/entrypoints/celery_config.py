@@ -16,9 +16,14 @@ from kombu import Exchange, Queue
 
 from notification.config import NotificationSettings
 from notification.domain.model import Channel
-from notification.service_layer.tasks import DELIVER_TASK, MAINTENANCE_QUEUE, QUEUE, SWEEP_TASKS
+from notification.service_layer.tasks import (
+    DELIVER_TASK,
+    MAINTENANCE_QUEUE,
+    QUEUE,
+    SWEEP_TASKS,
+    TASK_EXCHANGE,
+)
 
-TASK_EXCHANGE = "notification.tasks"
 DEAD_LETTER_EXCHANGE = "notification.tasks.dead-letter"
 DEAD_LETTER_QUEUE = "notifications.dead-letter"
 # Broker-side backstop: a task message whose worker keeps dying (poison input crashing the process) is

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.signals import worker_process_init, worker_process_shutdown
+from sqlalchemy.exc import SQLAlchemyError
 
 from notification.config import NotificationSettings
 from notification.domain.model import Channel
@@ -47,16 +48,23 @@ def run_delivery(task: Task, channel: Channel, notification_id: str) -> str:
     settings = rt.settings
     retries = int(task.request.retries or 0)
     task_id = str(task.request.id)
-    result = rt.run(
-        deliver(
-            notification_id,
-            task_id,
-            store=rt.store,
-            sender=rt.sender(channel),
-            last_attempt=retries + 1 >= settings.max_attempts,
-            lease=rt.lease,
+    try:
+        result = rt.run(
+            deliver(
+                notification_id,
+                task_id,
+                store=rt.store,
+                sender=rt.sender(channel),
+                last_attempt=retries + 1 >= settings.max_attempts,
+                lease=rt.lease,
+            )
         )
-    )
+    except (SQLAlchemyError, OSError) as exc:
+        # Our own database is unreachable: nothing was recorded, so try the whole task again later (acking it
+        # as failed would leave the notification to the stalled sweep).
+        countdown = retry_delay(retries, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
+        log.warning("notification %s: database error %r, retrying in %ds", notification_id, exc, countdown)
+        raise task.retry(countdown=countdown, max_retries=None, queue=QUEUE[channel]) from exc
     if result.outcome in (Outcome.RETRY, Outcome.BUSY):
         if result.outcome is Outcome.BUSY and retries + 1 >= settings.max_attempts:
             log.warning(
@@ -85,25 +93,36 @@ def run_delivery(task: Task, channel: Channel, notification_id: str) -> str:
     return result.outcome.value
 
 
+DELIVERY_TASK_OPTIONS: dict[str, Any] = {
+    "shared": False,
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    # Unlimited for Celery: run_delivery bounds attempts itself (NOTIFICATION_MAX_ATTEMPTS) and marks the
+    # notification failed on the last one. Celery's default of 3 would end the task with the row still pending.
+    "max_retries": None,
+}
+
+
 def register_tasks(app: Celery) -> None:
     """Declare the tasks on ``app`` (no connection is made here)."""
 
-    @app.task(name=DELIVER_TASK[Channel.EMAIL], bind=True, acks_late=True, reject_on_worker_lost=True)
+    @app.task(name=DELIVER_TASK[Channel.EMAIL], **DELIVERY_TASK_OPTIONS)
     def deliver_email(self: Task, notification_id: str) -> str:
         return run_delivery(self, Channel.EMAIL, notification_id)
 
-    @app.task(name=DELIVER_TASK[Channel.WEBHOOK], bind=True, acks_late=True, reject_on_worker_lost=True)
+    @app.task(name=DELIVER_TASK[Channel.WEBHOOK], **DELIVERY_TASK_OPTIONS)
     def deliver_webhook(self: Task, notification_id: str) -> str:
         return run_delivery(self, Channel.WEBHOOK, notification_id)
 
-    @app.task(name=SWEEP_TASKS["stalled"], bind=True, acks_late=True)
+    @app.task(shared=False, name=SWEEP_TASKS["stalled"], bind=True, acks_late=True)
     def redispatch_stalled(self: Task) -> int:
         from notification.entrypoints.sweeps import redispatch_stalled as sweep
 
         rt = runtime(self.app)
         return rt.run(sweep(rt, self.app.send_task))
 
-    @app.task(name=SWEEP_TASKS["retention"], bind=True, acks_late=True)
+    @app.task(shared=False, name=SWEEP_TASKS["retention"], bind=True, acks_late=True)
     def sweep_retention(self: Task) -> dict[str, int]:
         from notification.entrypoints.sweeps import sweep_retention as sweep
 

@@ -12,14 +12,16 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notification.adapters.email import SmtpConfig, SmtpEmailSender
+from notification.adapters.guarded_sender import GuardedSender, Providers, provider_of
 from notification.adapters.repository import DeliveryStore
 from notification.adapters.webhook import WebhookSender
 from notification.config import NotificationSettings
 from notification.domain.model import Channel
 from notification.service_layer.delivery import Sender
+from shared.persistence.engine import create_engine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,6 +37,13 @@ class DeliveryRuntime:
         self._http: httpx.AsyncClient | None = None
         self._senders: dict[Channel, Sender] = {}
         self.lease = timedelta(seconds=settings.sending_lease_seconds)
+        # A breaker per provider (the SMTP server, each webhook host), per worker process.
+        self._providers = Providers(
+            fail_max=settings.breaker_failure_threshold,
+            reset_timeout=settings.breaker_reset_seconds,
+            # The gateway's own timeout fires first; this one bounds anything that slips past it.
+            timeout=max(settings.smtp_timeout_seconds, settings.webhook_timeout_seconds) + 5,
+        )
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self._runner.run(coroutine)
@@ -42,7 +51,7 @@ class DeliveryRuntime:
     @property
     def engine(self) -> AsyncEngine:
         if self._engine is None:
-            self._engine = create_async_engine(self.settings.database_url, pool_pre_ping=True)
+            self._engine = create_engine(self.settings.database_url, pool_size=2, max_overflow=2)
         return self._engine
 
     @property
@@ -52,7 +61,12 @@ class DeliveryRuntime:
     def sender(self, channel: Channel) -> Sender:
         sender = self._senders.get(channel)
         if sender is None:
-            sender = self._build_sender(channel)
+            inner = self._build_sender(channel)
+            email_provider = f"smtp:{self.settings.smtp_host}:{self.settings.smtp_port}"
+            sender = GuardedSender(
+                inner,
+                lambda notification: self._providers.dependency(provider_of(notification, email_provider)),
+            )
             self._senders[channel] = sender
         return sender
 

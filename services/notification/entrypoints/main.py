@@ -6,14 +6,18 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from notification.adapters import migrating
+from notification.adapters.rendering import Renderer
+from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.config import NotificationSettings
+from notification.domain.decisions import Audience
 from notification.entrypoints.celery_app import create_celery_app
+from notification.entrypoints.consumers import EventHandlers, build_consumer
 from notification.entrypoints.http import create_app
 from notification.entrypoints.task_topology import declare_task_topology
 from shared.messaging.connection import connect
+from shared.outbox.relay import OutboxRelay
+from shared.persistence.engine import create_engine
 from shared.runtime.cli import service_main
 from shared.runtime.health import broker_check, database_check
 from shared.runtime.http_server import HttpServer
@@ -25,7 +29,7 @@ log = logging.getLogger(__name__)
 async def serve(settings: NotificationSettings | None = None) -> None:
     settings = settings or NotificationSettings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    engine = create_async_engine(settings.database_url, pool_pre_ping=True)
+    engine = create_engine(settings.database_url)
     celery = create_celery_app(settings)
     connection = await connect(settings.amqp_url, connection_name="notification")
     http = HttpServer(
@@ -33,11 +37,19 @@ async def serve(settings: NotificationSettings | None = None) -> None:
         host=settings.http_host,
         port=settings.http_port,
     )
+    handlers = EventHandlers(
+        lambda envelope, handler: NotificationUnitOfWork(engine).for_message(envelope, handler=handler),
+        Audience(operator_email=settings.operator_email, webhook_url=settings.webhook_url),
+        Renderer(brand=settings.brand),
+    )
     components: list[Component] = [
         CallbackComponent("database", stop=engine.dispose),
         CallbackComponent("broker", stop=connection.close),
         # Task queues exist before the relay publishes a task to them (else the broker returns it).
         CallbackComponent("task topology", start=lambda: asyncio.to_thread(declare_task_topology, celery)),
+        # Started before the consumers and stopped after them: it publishes what they committed.
+        OutboxRelay(engine, connection),
+        build_consumer(connection, handlers, grace_seconds=settings.shutdown_grace_seconds),
         http,
     ]
     await run_until_stopped(components, stop_timeout=settings.shutdown_grace_seconds)

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from notification.adapters.repository import NotificationRepository
 from notification.entrypoints.delivery_runtime import DeliveryRuntime
 from notification.service_layer.tasks import DELIVER_TASK, QUEUE
+from shared.inbox.store import sweep_inbox
+from shared.outbox.retention import sweep_sent
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,12 @@ async def redispatch_stalled(rt: DeliveryRuntime, send_task: SendTask, *, limit:
 
 
 async def sweep_retention(rt: DeliveryRuntime) -> dict[str, int]:
-    """Delete finished notifications past the retention window, in small batches."""
-    before = datetime.now(UTC) - timedelta(days=rt.settings.retention_days)
-    deleted = await rt.store.delete_finished_before(before)
-    return {"notifications": deleted}
+    """Retention of this service's database, in small batches: finished notifications, sent outbox rows,
+    inbox marks (the serve process's relay sweeps the last two as well; running twice is harmless)."""
+    settings = rt.settings
+    before = datetime.now(UTC) - timedelta(days=settings.retention_days)
+    return {
+        "notifications": await rt.store.delete_finished_before(before),
+        "outbox": await sweep_sent(rt.engine, older_than=timedelta(hours=settings.outbox_retention_hours)),
+        "inbox": await sweep_inbox(rt.engine, older_than=timedelta(days=settings.inbox_retention_days)),
+    }

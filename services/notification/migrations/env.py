@@ -9,6 +9,7 @@ from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from notification.adapters.orm import metadata
+from shared.persistence.metadata import PLATFORM_METADATA
 
 config = context.config
 
@@ -16,7 +17,7 @@ config = context.config
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=metadata,
+        target_metadata=[metadata, PLATFORM_METADATA],
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
@@ -33,7 +34,9 @@ async def _run_async() -> None:
 
 if context.is_offline_mode():
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata, literal_binds=True
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=[metadata, PLATFORM_METADATA],
+        literal_binds=True,
     )
     with context.begin_transaction():
         context.run_migrations()

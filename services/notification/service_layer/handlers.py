@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from notification.adapters.rendering import Renderer
 from notification.domain.decisions import Audience, decide
 from notification.domain.model import Notification, notification_id
-from notification.service_layer.tasks import DELIVER_TASK, QUEUE
+from notification.service_layer.tasks import DELIVER_TASK, QUEUE, TASK_EXCHANGE
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 from shared.contracts.base import Contract
 from shared.messaging.envelope import Envelope
@@ -57,7 +57,14 @@ async def notify(
                     created_at=clock(),
                 )
             )
-            uow.dispatch_task(DELIVER_TASK[intent.channel], args=[nid], queue=QUEUE[intent.channel])
+            queue = QUEUE[intent.channel]
+            uow.dispatch_task(
+                DELIVER_TASK[intent.channel],
+                args=[nid],
+                queue=queue,
+                exchange=TASK_EXCHANGE,
+                routing_key=queue,
+            )
             created.append(nid)
         await uow.commit()
     return created

@@ -13,6 +13,9 @@ QUEUE = {
     Channel.WEBHOOK: "notifications.webhook",
 }
 MAINTENANCE_QUEUE = "notifications.maintenance"
+# Task messages go to this topic exchange, routing key = queue name: least-privilege broker users may not
+# write to the default exchange, and native delayed delivery needs a topic exchange.
+TASK_EXCHANGE = "notification.tasks"
 SWEEP_TASKS = {
     "stalled": "notification.redispatch_stalled",
     "retention": "notification.sweep_retention",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, Self
 
 from notification.domain.model import Notification
@@ -28,7 +28,14 @@ class NotificationUnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
     def dispatch_task(
-        self, name: str, *, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, queue: str
+        self,
+        task: str,
+        *,
+        queue: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        exchange: str = "",
+        routing_key: str | None = None,
     ) -> None:
         """Queue a Celery task that is published only if (and after) this unit of work commits."""
         ...

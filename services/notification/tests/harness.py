@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailsink.server import MailSink
 from notification.adapters.repository import DeliveryStore
 from notification.domain.model import Notification
+from shared.outbox.schema import RowKind, RowStatus, outbox_messages
 
 WORKER_QUEUES = "notifications.email,notifications.webhook,notifications.maintenance"
 
@@ -89,3 +91,15 @@ async def load(database: AsyncEngine, notification_id: str) -> Notification:
     notification = await DeliveryStore(database).load(notification_id)
     assert notification is not None
     return notification
+
+
+async def pending_tasks(engine: AsyncEngine) -> list[tuple[str]]:
+    """Task dispatches waiting in the outbox (not yet relayed), as ``(task name,)`` rows."""
+    query = (
+        select(outbox_messages.c.message_type)
+        .where(outbox_messages.c.kind == RowKind.TASK.value)
+        .where(outbox_messages.c.status == RowStatus.PENDING.value)
+        .order_by(outbox_messages.c.id)
+    )
+    async with engine.connect() as connection:
+        return [(row.message_type,) for row in await connection.execute(query)]

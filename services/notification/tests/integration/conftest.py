@@ -1,5 +1,5 @@
 """Fixtures for delivery tests: a migrated PostgreSQL database, the mail sink in-process on free ports, a
-real Celery worker subprocess on the test's own vhost, and a producer app to dispatch tasks."""
+real Celery worker subprocess on the test's own vhost, the outbox relay, and a producer app for raw tasks."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from celery import Celery
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailsink.server import MailSink
 from notification.adapters.migrating import upgrade
 from notification.adapters.rendering import Renderer
-from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
+from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.config import NotificationSettings
 from notification.domain.decisions import Audience
 from notification.entrypoints.celery_app import create_celery_app
@@ -25,15 +24,18 @@ from notification.entrypoints.task_topology import declare_task_topology
 from notification.service_layer.handlers import notify
 from notification.tests.harness import Worker
 from shared.contracts.base import Contract
+from shared.messaging.connection import connect
 from shared.messaging.envelope import Envelope
-from shared.messaging.management import ManagementClient
+from shared.outbox.relay import OutboxRelay, RelaySettings
+from shared.persistence.engine import create_engine
+from shared.persistence.unit_of_work import AlreadyHandled
 from shared.testing.waiting import wait_for
 
 
 @pytest.fixture
 async def database(postgres_url: str) -> AsyncIterator[AsyncEngine]:
     await asyncio.to_thread(upgrade, postgres_url)
-    engine = create_async_engine(postgres_url)
+    engine = create_engine(postgres_url)
     yield engine
     await engine.dispose()
 
@@ -60,15 +62,15 @@ def worker_env(amqp_url: str, postgres_url: str, sink: MailSink) -> dict[str, st
             "NOTIFICATION_RETRY_MAX_SECONDS": "2",
             "NOTIFICATION_MAX_ATTEMPTS": "40",
             "NOTIFICATION_WEBHOOK_SECRET": "test-secret",
+            "NOTIFICATION_BREAKER_FAILURE_THRESHOLD": "3",
+            "NOTIFICATION_BREAKER_RESET_SECONDS": "4",
         }
     )
     return env
 
 
 @pytest.fixture
-async def start_worker(
-    worker_env: dict[str, str], vhost: str, rabbit_admin: ManagementClient, tmp_path: Path
-) -> AsyncIterator[Callable[..., Any]]:
+async def start_worker(worker_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     workers: list[Worker] = []
 
     async def start(**overrides: str) -> Worker:
@@ -78,11 +80,8 @@ async def start_worker(
         async def consuming() -> bool:
             if worker.process.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{worker.log()}")
-            try:
-                queue = await rabbit_admin.queue(vhost, "notifications.email")
-            except httpx.HTTPStatusError:
-                return False
-            return bool(queue.get("consumers")) and bool(worker.children())
+            # Celery logs "<hostname> ready." once its consumers are subscribed.
+            return " ready." in worker.log() and bool(worker.children())
 
         await wait_for(consuming, timeout=60, interval=0.2, message="celery worker consuming")
         return worker
@@ -106,19 +105,30 @@ def audience() -> Audience:
 
 
 @pytest.fixture
-def decide_and_dispatch(database: AsyncEngine, producer: Celery, audience: Audience) -> Callable[..., Any]:
-    """Run the deciding handler on an event, then publish the tasks its unit of work dispatched."""
+async def relay(database: AsyncEngine, amqp_url: str, producer: Celery) -> AsyncIterator[OutboxRelay]:
+    """The outbox relay of the notification database, publishing task rows to the test's vhost."""
+    connection = await connect(amqp_url, connection_name="notification-test-relay")
+    relay = OutboxRelay(database, connection, settings=RelaySettings(poll_interval=0.2))
+    await relay.start()
+    yield relay
+    await relay.stop()
+    await connection.close()
+
+
+@pytest.fixture
+def decide_and_dispatch(database: AsyncEngine, relay: OutboxRelay, audience: Audience) -> Callable[..., Any]:
+    """Run the deciding handler on an event as the consumer would; the relay publishes its task rows."""
     renderer = Renderer()
 
     async def run(
         event: Contract, envelope: Envelope, *, audience_override: Audience | None = None
     ) -> list[str]:
-        uow = SqlNotificationUnitOfWork(async_sessionmaker(database, expire_on_commit=False))
-        created = await notify(
-            event, envelope, uow=uow, audience=audience_override or audience, renderer=renderer
-        )
-        for task in uow.dispatched:
-            await asyncio.to_thread(producer.send_task, task.name, args=list(task.args), queue=task.queue)
-        return created
+        uow = NotificationUnitOfWork(database).for_message(envelope, handler="notification.test")
+        try:
+            return await notify(
+                event, envelope, uow=uow, audience=audience_override or audience, renderer=renderer
+            )
+        except AlreadyHandled:
+            return []
 
     return run

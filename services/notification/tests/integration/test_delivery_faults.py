@@ -83,14 +83,20 @@ async def test_delivery_retries_then_succeeds_when_the_mail_server_is_down_for_a
     event = outcome("declined", email="later@example.com")
     [nid] = await decide_and_dispatch(event, envelope_for(event))
 
-    async def retried_a_few_times() -> bool:
-        notification = await load(database, nid)
-        return notification.attempts >= 3 and notification.status is Status.PENDING
+    errors: list[str] = []
 
-    await wait_for(retried_a_few_times, timeout=60, interval=0.2, message="several failed attempts")
-    notification = await load(database, nid)
-    assert notification.last_error is not None
-    assert "unreachable" in notification.last_error
+    async def breaker_opened_after_retries() -> bool:
+        notification = await load(database, nid)
+        if notification.last_error and notification.last_error not in errors:
+            errors.append(notification.last_error)
+        # More than Celery's default max_retries (3): the service, not Celery, bounds the attempts.
+        return notification.attempts >= 5 and any("circuit open" in error for error in errors)
+
+    await wait_for(
+        breaker_opened_after_retries, timeout=60, interval=0.1, message="retries, then open breaker"
+    )
+    assert (await load(database, nid)).status is Status.PENDING
+    assert any("unreachable" in error for error in errors)  # real attempts before the breaker opened
 
     await sink.start_smtp()  # same port: the mail server is back
 
@@ -133,3 +139,24 @@ async def test_bad_address_fails_once_with_its_reason_when_the_server_refuses_it
     await wait_for(nothing_scheduled, timeout=30, interval=0.5, message="no retry left in the broker")
     assert [r.address for r in sink.handler.rejections] == ["nobody@example.invalid"]
     assert await sink_messages(sink) == []
+
+
+async def test_notification_fails_with_the_last_error_when_attempts_are_exhausted(
+    start_worker: Callable[..., Any],
+    decide_and_dispatch: Callable[..., Any],
+    database: AsyncEngine,
+    sink: MailSink,
+) -> None:
+    await start_worker(NOTIFICATION_MAX_ATTEMPTS="2")
+    await sink.stop_smtp()
+    event = outcome("cancelled", email="never@example.com")
+    [nid] = await decide_and_dispatch(event, envelope_for(event))
+
+    async def failed() -> bool:
+        return (await load(database, nid)).status is Status.FAILED
+
+    await wait_for(failed, timeout=60, interval=0.2, message="notification gave up")
+    notification = await load(database, nid)
+    assert notification.attempts == 2
+    assert notification.last_error is not None
+    assert notification.last_error.startswith("gave up after 2 attempts; last error: SMTP 127.0.0.1")

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from notification.adapters.migrating import upgrade
 from notification.adapters.rendering import Renderer
 from notification.adapters.repository import DeliveryStore, NotificationRepository
-from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
+from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.config import NotificationSettings
 from notification.domain.decisions import Audience
 from notification.domain.model import Channel, Notification, Status
@@ -21,6 +21,11 @@ from notification.entrypoints.delivery_runtime import DeliveryRuntime
 from notification.entrypoints.sweeps import redispatch_stalled, sweep_retention
 from notification.service_layer.handlers import notify
 from notification.tests.factories import envelope_for, outcome
+from notification.tests.harness import pending_tasks
+from shared.inbox.schema import inbox_messages
+from shared.outbox.messages import task_row
+from shared.outbox.schema import outbox_messages
+from shared.persistence.engine import create_engine
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +35,7 @@ LEASE = timedelta(minutes=5)
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await asyncio.to_thread(upgrade, database_url)
-    engine = create_async_engine(database_url)
+    engine = create_engine(database_url)
     yield engine
     await engine.dispose()
 
@@ -64,17 +69,21 @@ async def test_second_notification_for_the_same_outcome_is_refused_when_inserted
 
 async def test_handler_stores_one_row_when_the_event_arrives_twice(engine: AsyncEngine) -> None:
     event = outcome("cancelled")
-    uow = SqlNotificationUnitOfWork(async_sessionmaker(engine, expire_on_commit=False))
     audience = Audience(operator_email="ops@warren.test")
-    first = await notify(event, envelope_for(event), uow=uow, audience=audience, renderer=Renderer())
-    second = await notify(event, envelope_for(event), uow=uow, audience=audience, renderer=Renderer())
+    first = await notify(
+        event, envelope_for(event), uow=NotificationUnitOfWork(engine), audience=audience, renderer=Renderer()
+    )
+    # The same outcome under another message id (the inbox cannot tell): the stable id can.
+    second = await notify(
+        event, envelope_for(event), uow=NotificationUnitOfWork(engine), audience=audience, renderer=Renderer()
+    )
     assert len(first) == 1
     assert second == []
     stored = await DeliveryStore(engine).load(first[0])
     assert stored is not None
     assert stored.status is Status.PENDING
     assert stored.created_at.tzinfo is not None
-    assert len(uow.dispatched) == 1
+    assert await pending_tasks(engine) == [("notification.deliver_email",)]
 
 
 async def test_only_one_of_two_racing_tasks_claims_when_both_try_at_once(engine: AsyncEngine) -> None:
@@ -120,6 +129,24 @@ async def test_sweeps_redispatch_stalled_and_drop_old_finished_rows_when_run(
         finished = a_notification("finished", created_at=old)
         finished.record_sent(old)
         await repository.add(finished)
+        await session.execute(
+            inbox_messages.insert().values(
+                handler="notification.on_stock_low", message_id="m-old", handled_at=old
+            )
+        )
+        sent_row = task_row(
+            "notification.deliver_email",
+            args=["finished"],
+            kwargs={},
+            queue="notifications.email",
+            producer="notification",
+            aggregate_id=None,
+            correlation_id="c",
+            causation_id=None,
+            traceparent=None,
+            created_at=old,
+        )
+        await session.execute(outbox_messages.insert().values(**sent_row, status="sent", sent_at=old))
     runtime = DeliveryRuntime(NotificationSettings(database_url=database_url))
     sent: list[tuple[str, list[str], str]] = []
     try:
@@ -130,7 +157,11 @@ async def test_sweeps_redispatch_stalled_and_drop_old_finished_rows_when_run(
             )
             == 1
         )
-        assert await asyncio.to_thread(runtime.run, sweep_retention(runtime)) == {"notifications": 1}
+        assert await asyncio.to_thread(runtime.run, sweep_retention(runtime)) == {
+            "notifications": 1,
+            "outbox": 1,
+            "inbox": 1,
+        }
     finally:
         await asyncio.to_thread(runtime.close)
     assert sent == [("notification.deliver_email", ["stalled"], "notifications.email")]

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from notification.adapters.unit_of_work import TaskDispatch
 from notification.domain.model import Notification
+
+
+@dataclass(frozen=True)
+class TaskDispatch:
+    name: str
+    queue: str
+    args: Sequence[Any] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    exchange: str = ""
 
 
 class FakeNotifications:
@@ -48,9 +57,20 @@ class FakeUnitOfWork:
         self.commits += 1
 
     def dispatch_task(
-        self, name: str, *, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, queue: str
+        self,
+        task: str,
+        *,
+        queue: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        exchange: str = "",
+        routing_key: str | None = None,
     ) -> None:
-        self._pending.append(TaskDispatch(name=name, queue=queue, args=tuple(args), kwargs=kwargs or {}))
+        self._pending.append(
+            TaskDispatch(
+                name=task, queue=queue, args=tuple(args), kwargs=dict(kwargs or {}), exchange=exchange
+            )
+        )
 
 
 class FakeStore:

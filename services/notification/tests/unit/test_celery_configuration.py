@@ -45,10 +45,21 @@ def test_settings_are_refused_when_a_delay_would_reach_the_consumer_timeout(name
         NotificationSettings(**{name: 1000.0}, broker_consumer_timeout_seconds=1800)
 
 
-def test_development_webhook_secret_is_refused_when_in_production() -> None:
+def test_development_webhook_secret_is_refused_when_webhooks_go_out_in_production() -> None:
+    production = {
+        "environment": "production",
+        "amqp_url": "amqp://svc:pw@h/warren",
+        "database_url": "postgresql+asyncpg://h/db",
+    }
+    NotificationSettings(**production)  # no webhook, no secret needed
     with pytest.raises(ValidationError, match="WEBHOOK_SECRET"):
-        NotificationSettings(
-            environment="production",
-            amqp_url="amqp://svc:pw@h/warren",
-            database_url="postgresql+asyncpg://h/db",
-        )
+        NotificationSettings(**production, webhook_url="https://merchant.example/hooks")
+
+
+def test_each_delivery_task_carries_its_channel_rate_limit_when_the_app_is_built() -> None:
+    app = create_celery_app(NotificationSettings(email_rate_limit="7/s", webhook_rate_limit="3/m"))
+    assert app.tasks["notification.deliver_email"].rate_limit == "7/s"
+    assert app.tasks["notification.deliver_webhook"].rate_limit == "3/m"
+    assert app.tasks["notification.deliver_email"].acks_late is True
+    assert app.tasks["notification.deliver_email"].reject_on_worker_lost is True
+    assert app.tasks["notification.deliver_email"].max_retries is None  # attempts are bounded by the service

@@ -42,8 +42,8 @@ async def test_customer_gets_one_email_when_a_payment_outcome_arrives(kind: str)
     assert "123.45 EUR" in (stored.body_html or "")
     assert event.order_id in (stored.subject or "") + stored.body_text
     assert "\n" not in (stored.subject or "")
-    assert [(d.name, d.queue, d.args) for d in uow.dispatched] == [
-        (DELIVER_TASK[Channel.EMAIL], QUEUE[Channel.EMAIL], (nid,))
+    assert [(d.name, d.queue, d.args, d.exchange) for d in uow.dispatched] == [
+        (DELIVER_TASK[Channel.EMAIL], QUEUE[Channel.EMAIL], (nid,), "notification.tasks")
     ]
 
 
