@@ -103,9 +103,6 @@ def risk_dependency(settings: FraudSettings) -> Dependency:
 
 async def serve(settings: FraudSettings | None = None) -> None:
     settings = settings or FraudSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s fraud %(levelname)s %(name)s: %(message)s"
-    )
     service = await build(settings)
     await run_until_stopped(service.components, stop_timeout=settings.shutdown_grace_seconds)
 

@@ -87,9 +87,6 @@ async def build(settings: InventorySettings) -> Service:
 
 async def serve(settings: InventorySettings | None = None) -> None:
     settings = settings or InventorySettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s inventory %(levelname)s %(name)s: %(message)s"
-    )
     service = await build(settings)
     await run_until_stopped(service.components, stop_timeout=settings.shutdown_grace_seconds)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -11,6 +9,7 @@ from prometheus_client import Counter
 
 from inventory.service_layer import handlers
 from inventory.service_layer.ports import InventoryUnitOfWork
+from shared.runtime.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +18,8 @@ EXPIRED = Counter(
 )
 
 
-class ExpirySweeper:
-    name = "expiry-sweeper"
+class ExpirySweeper(PeriodicTask):
+    """Releases due reservations every ``interval`` seconds until stopped."""
 
     def __init__(
         self,
@@ -30,21 +29,10 @@ class ExpirySweeper:
         interval: float,
         batch_size: int,
     ) -> None:
+        super().__init__("expiry-sweeper", self._round, interval=interval)
         self._uow_factory = uow_factory
         self._policy = policy
-        self._interval = interval
         self._batch_size = batch_size
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name=self.name)
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
 
     async def sweep(self) -> int:
         """Release every reservation due now, batch after batch; returns how many."""
@@ -58,13 +46,7 @@ class ExpirySweeper:
             if released < self._batch_size:
                 return total
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                released = await self.sweep()
-                if released:
-                    log.info("released %d expired reservations", released)
-            except Exception:  # the database may be briefly away; the next round tries again
-                log.exception("expiry sweep failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
+    async def _round(self) -> None:
+        released = await self.sweep()
+        if released:
+            log.info("released %d expired reservations", released)

@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 async def serve(settings: NotificationSettings | None = None) -> None:
     settings = settings or NotificationSettings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = create_engine(settings.database_url)
     celery = create_celery_app(settings)
     connection = await connect(settings.amqp_url, connection_name="notification")
