@@ -38,7 +38,15 @@ def create_engine(
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url, echo=echo, **kwargs)
+        return _sqlite_engine(
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=pre_ping,
+            **kwargs,
+        )
     if backend == "postgresql":
         return create_async_engine(
             url,

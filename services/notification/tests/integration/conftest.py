@@ -14,7 +14,7 @@ from celery import Celery
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailsink.server import MailSink
-from notification.adapters.migrating import upgrade
+from notification.adapters.migrate import upgrade
 from notification.adapters.rendering import Renderer
 from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.config import NotificationSettings

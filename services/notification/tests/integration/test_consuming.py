@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from notification.adapters.migrating import upgrade
+from notification.adapters.migrate import upgrade
 from notification.adapters.orm import notifications
 from notification.adapters.rendering import Renderer
 from notification.adapters.unit_of_work import NotificationUnitOfWork

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from notification.adapters.migrating import upgrade
+from notification.adapters.migrate import upgrade
 from notification.adapters.rendering import Renderer
 from notification.adapters.repository import DeliveryStore, NotificationRepository
 from notification.adapters.unit_of_work import NotificationUnitOfWork

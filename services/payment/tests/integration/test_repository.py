@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payment.adapters.migrate import upgrade
 from payment.adapters.unit_of_work import SqlPaymentUnitOfWork
 from payment.domain.model import ChargeApproved, PaymentStatus
-from payment.entrypoints.migrate import upgrade
 from payment.service_layer import handlers
 from payment.service_layer.handlers import ChargePolicy, Services
 from payment.service_layer.ports import ConcurrencyConflict

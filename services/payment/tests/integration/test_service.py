@@ -95,12 +95,10 @@ async def running(amqp_url: str, database_url: str) -> AsyncIterator[Running]:
     await queue.consume(on_message)
     await gateway.start()
     settings.gateway_url = f"http://127.0.0.1:{gateway.port}"
-    components = await build(settings)
-    lifecycle = Lifecycle(components)
+    service = await build(settings)
+    lifecycle = Lifecycle(service.components)
     await lifecycle.start()
-    http_server = components[-1]
-    assert isinstance(http_server, HttpServer)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_server.port}") as http:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.http.port}") as http:
         yield Running(http, Publisher(channel), outcomes, sandbox, settings.gateway_url)
     await lifecycle.stop()
     await gateway.stop()

@@ -1,0 +1,14 @@
+"""``python -m notification migrate``: alembic upgrade head on notification's database (also used by tests and ``make run``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared.persistence import migrations
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def upgrade(database_url: str) -> None:
+    """Bring notification's database to the latest schema."""
+    migrations.upgrade(database_url, MIGRATIONS)
