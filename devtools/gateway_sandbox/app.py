@@ -7,6 +7,10 @@ insufficient funds), ``tok_error`` (500), ``tok_timeout`` (approved, but answers
 An ``Idempotency-Key`` is required; a repeated key returns the first answer without charging again, and
 concurrent requests with one key are serialised so the card is charged once. 500s are not remembered,
 so a retry after an error is a real new attempt, as with real gateways.
+
+``POST /v1/voids`` with a ``reference`` is a technical cancel, for a client that gave up on a charge whose
+outcome it never learnt (it timed out): every charge made with that reference is voided (the money goes back),
+and a charge request with that reference still in flight, or arriving later, is refused without charging.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ class ChargeRequest(BaseModel):
     reference: str | None = None
 
 
+class VoidRequest(BaseModel):
+    reference: Annotated[str, Field(min_length=1)]
+
+
 class ChaosRequest(BaseModel):
     """Fail (answer 503) or slow down (add ``delay`` seconds) every charge for the next ``seconds``."""
 
@@ -57,6 +65,7 @@ class Ledger:
     answers: dict[str, tuple[int, dict[str, Any], str]] = field(default_factory=dict)
     charges: list[dict[str, Any]] = field(default_factory=list)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    voided_references: set[str] = field(default_factory=set)
     requests: int = 0
     chaos: Chaos | None = None
 
@@ -98,9 +107,33 @@ def create_app(*, timeout_delay: float = 30.0) -> FastAPI:
                 return JSONResponse({"error": "internal_error"}, status_code=500)
             if body.token == TIMEOUT:
                 await asyncio.sleep(ledger.timeout_delay)
+            if body.reference is not None and body.reference in ledger.voided_references:
+                # Cancelled while in flight (or before it arrived): never charge it.
+                return JSONResponse(
+                    {"error": "reference_voided", "message": "the reference was voided by the merchant"},
+                    status_code=409,
+                )
             status, answer = _decide(body, idempotency_key, ledger)
             ledger.answers[idempotency_key] = (status, answer, fingerprint)
             return JSONResponse(answer, status_code=status)
+
+    @app.post("/v1/voids")
+    async def void(body: VoidRequest, idempotency_key: Annotated[str, Header(min_length=1)]) -> JSONResponse:
+        ledger.requests += 1
+        chaos = ledger.active_chaos()
+        if chaos is not None and chaos.mode == "fail":
+            return JSONResponse({"error": "service_unavailable"}, status_code=503)
+        # Idempotent by nature: voiding a reference twice voids nothing more.
+        ledger.voided_references.add(body.reference)
+        voided = []
+        for charge in ledger.charges:
+            if charge["reference"] == body.reference and charge["status"] == "succeeded":
+                charge["status"] = "voided"
+                voided.append(charge["id"])
+            elif charge["reference"] == body.reference and charge["status"] == "voided":
+                voided.append(charge["id"])
+        status = "voided" if voided else "nothing_to_void"
+        return JSONResponse({"status": status, "reference": body.reference, "charge_ids": voided})
 
     @app.get("/v1/charges")
     async def list_charges(reference: str | None = None) -> list[dict[str, Any]]:

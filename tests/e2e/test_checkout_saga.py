@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,6 +148,33 @@ async def test_payment_fails_and_stock_is_released_when_the_gateway_stays_down_p
         await stock_settles(suite, "sku-1", available=5, reserved=0, sold=0)
         await suite.calm()
         assert await suite.charges(view["payment_id"]) == []
+
+
+async def test_failed_payment_leaves_no_money_taken_when_a_timed_out_charge_lands_after_the_deadline(
+    amqp_url: str, tmp_path: Path
+) -> None:
+    # The gateway takes 5 s to process each charge while payment waits 1 s a call: the payment fails at its
+    # 2 s deadline with charges still in flight at the gateway. The void must cancel them or give them back.
+    async with AsyncExitStack() as stack:
+        suite = await start_suite(
+            stack, amqp_url=amqp_url, workdir=tmp_path, payment_env={"PAYMENT_DEADLINE_SECONDS": "2"}
+        )
+        await suite.chaos("slow", seconds=120, delay=5)
+        await suite.set_stock("sku-1", 5)
+        payment_id = (await suite.checkout()).json()["payment_id"]
+        view = await suite.wait_final(payment_id, timeout=40)
+        assert view["status"] == "failed"
+
+        async def void_settled() -> dict[str, Any] | None:
+            current = await suite.payment_view(payment_id)
+            settled = {"charge.voided", "charge.void_confirmed"} & set(steps(current))
+            return current if settled else None
+
+        await wait_for(void_settled, timeout=30, message="the failed payment's reference voided")
+
+        # The in-flight charge was voided if it landed first, or is refused when it wakes up: none stands.
+        assert all(charge["status"] == "voided" for charge in await suite.charges(payment_id))
+        await stock_settles(suite, "sku-1", available=5, reserved=0, sold=0)
 
 
 async def test_duplicate_post_answers_the_same_payment_and_charges_once_when_the_key_repeats(

@@ -100,3 +100,34 @@ async def test_charge_is_refused_when_the_token_is_unknown(client: httpx.AsyncCl
 
 async def test_charge_answers_422_when_the_idempotency_key_is_missing(client: httpx.AsyncClient) -> None:
     assert (await client.post("/v1/charges", json=body())).status_code == 422
+
+
+async def test_void_gives_the_money_back_when_the_reference_was_charged(client: httpx.AsyncClient) -> None:
+    await client.post("/v1/charges", json=body(), headers={"Idempotency-Key": "k1"})
+    response = await client.post("/v1/voids", json={"reference": "pay-1"}, headers={"Idempotency-Key": "v1"})
+    assert response.status_code == 200
+    assert response.json()["status"] == "voided"
+    [charge] = (await client.get("/v1/charges", params={"reference": "pay-1"})).json()
+    assert charge["status"] == "voided"
+    again = await client.post("/v1/voids", json={"reference": "pay-1"}, headers={"Idempotency-Key": "v1"})
+    assert again.json()["charge_ids"] == response.json()["charge_ids"]
+
+
+async def test_void_finds_nothing_when_the_reference_was_never_charged(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/voids", json={"reference": "pay-9"}, headers={"Idempotency-Key": "v9"})
+    assert response.json() == {"status": "nothing_to_void", "reference": "pay-9", "charge_ids": []}
+
+
+async def test_charge_in_flight_is_refused_when_its_reference_is_voided_meanwhile(
+    client: httpx.AsyncClient,
+) -> None:
+    # tok_timeout answers after 0.2 s; the void lands while it is in flight.
+    in_flight = asyncio.create_task(
+        client.post("/v1/charges", json=body("tok_timeout"), headers={"Idempotency-Key": "k1"})
+    )
+    voided = await client.post("/v1/voids", json={"reference": "pay-1"}, headers={"Idempotency-Key": "v1"})
+    assert voided.json()["status"] == "nothing_to_void"
+    response = await in_flight
+    assert response.status_code == 409
+    assert response.json()["error"] == "reference_voided"
+    assert (await client.get("/v1/charges", params={"reference": "pay-1"})).json() == []

@@ -15,7 +15,7 @@ import time
 import httpx
 
 from payment.adapters import metrics
-from payment.domain.model import ChargeApproved, ChargeDeclined, ChargeResult
+from payment.domain.model import ChargeApproved, ChargeDeclined, ChargeResult, VoidResult
 from payment.service_layer.ports import GatewayUnavailable
 from shared.resilience.dependency import Dependency
 from shared.resilience.errors import DependencyTimeout, TransientDependencyError
@@ -64,6 +64,37 @@ class HttpCardGateway:
         approved = isinstance(result, ChargeApproved)
         metrics.GATEWAY_CALLS.labels(result="approved" if approved else "declined").inc()
         return result
+
+    async def void(self, *, reference: str, idempotency_key: str) -> VoidResult:
+        """``POST /v1/voids``: give back what ``reference`` charged and refuse any charge still in flight."""
+        started = time.perf_counter()
+        try:
+            result = await self._void(reference, idempotency_key)
+        except TransientDependencyError:
+            metrics.VOIDS.labels(result="unavailable").inc()
+            raise
+        finally:
+            metrics.GATEWAY_SECONDS.observe(time.perf_counter() - started)
+        metrics.VOIDS.labels(result="voided" if result.charge_ids else "nothing_charged").inc()
+        return result
+
+    async def _void(self, reference: str, idempotency_key: str) -> VoidResult:
+        try:
+            response = await self._client.post(
+                "/v1/voids", json={"reference": reference}, headers={"Idempotency-Key": idempotency_key}
+            )
+        except httpx.TimeoutException as exc:
+            raise GatewayTimeout(f"gateway timed out: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            raise GatewayUnreachable(f"gateway unreachable: {exc!r}") from exc
+        if not response.is_success:
+            # A void must happen: any refusal is kept visible and retried, never taken as an answer.
+            raise GatewayServerError(f"gateway answered HTTP {response.status_code} to the void")
+        try:
+            body = response.json()
+            return VoidResult(tuple(str(charge_id) for charge_id in body["charge_ids"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise GatewayServerError("gateway answered the void with an unreadable body") from exc
 
     async def _charge(
         self, amount: int, currency: str, token: str, idempotency_key: str, reference: str
@@ -115,6 +146,14 @@ class ResilientCardGateway:
                 idempotency_key=idempotency_key,
             )
         except TransientDependencyError as exc:  # timeouts, 5xx, refused, breaker open, bulkhead full
+            raise GatewayUnavailable(str(exc)) from exc
+
+    async def void(self, *, reference: str, idempotency_key: str) -> VoidResult:
+        try:
+            return await self._dependency.call(
+                self._gateway.void, reference=reference, idempotency_key=idempotency_key
+            )
+        except TransientDependencyError as exc:
             raise GatewayUnavailable(str(exc)) from exc
 
 

@@ -19,3 +19,8 @@ GATEWAY_SECONDS = Histogram(
     "Card gateway call latency (one HTTP call)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+VOIDS = Counter(
+    "payment_voids_total",
+    "Voids of failed payments' references at the card gateway, by result",
+    ["result"],  # voided | nothing_charged | unavailable
+)

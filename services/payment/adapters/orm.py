@@ -33,6 +33,8 @@ payments = Table(
     Column("charge_id", String(128)),
     Column("charge_attempts", Integer, nullable=False),
     Column("charge_due_at", UTCDateTime),
+    Column("void_due_at", UTCDateTime),
+    Column("void_attempts", Integer, nullable=False, server_default="0"),
     Column("deadline", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("history", JSON, nullable=False),
@@ -43,5 +45,11 @@ payments = Table(
         "charge_due_at",
         postgresql_where="charge_due_at IS NOT NULL",
         sqlite_where="charge_due_at IS NOT NULL",
+    ),
+    Index(
+        "ix_payments_void_due_at",
+        "void_due_at",
+        postgresql_where="void_due_at IS NOT NULL",
+        sqlite_where="void_due_at IS NOT NULL",
     ),
 )

@@ -40,6 +40,12 @@ _DUE = (
     .order_by(payments.c.charge_due_at)
     .limit(bindparam("limit"))
 )
+_VOID_DUE = (
+    select(payments.c.id)
+    .where(payments.c.void_due_at.is_not(None), payments.c.void_due_at <= bindparam("now"))
+    .order_by(payments.c.void_due_at)
+    .limit(bindparam("limit"))
+)
 
 
 class SqlPaymentRepository:
@@ -69,6 +75,9 @@ class SqlPaymentRepository:
 
     async def due_for_charge(self, now: datetime, limit: int) -> Sequence[str]:
         return list((await self._session.execute(_DUE, {"now": now, "limit": limit})).scalars())
+
+    async def due_for_void(self, now: datetime, limit: int) -> Sequence[str]:
+        return list((await self._session.execute(_VOID_DUE, {"now": now, "limit": limit})).scalars())
 
     def _track(self, row: dict[str, Any]) -> Payment:
         payment = to_payment(row)
@@ -121,6 +130,8 @@ def to_row(payment: Payment) -> dict[str, Any]:
         "charge_id": payment.charge_id,
         "charge_attempts": payment.charge_attempts,
         "charge_due_at": payment.charge_due_at,
+        "void_due_at": payment.void_due_at,
+        "void_attempts": payment.void_attempts,
         "deadline": payment.deadline,
         "created_at": payment.created_at,
         "history": [{"step": s.name, "at": s.at.isoformat(), "detail": s.detail} for s in payment.history],
@@ -155,6 +166,8 @@ def to_payment(row: dict[str, Any]) -> Payment:
         charge_id=row["charge_id"],
         charge_attempts=row["charge_attempts"],
         charge_due_at=row["charge_due_at"],
+        void_due_at=row["void_due_at"],
+        void_attempts=row["void_attempts"],
         history=[Step(s["step"], datetime.fromisoformat(s["at"]), s["detail"]) for s in row["history"]],
         version=row["version"],
     )

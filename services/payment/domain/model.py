@@ -84,6 +84,13 @@ ChargeResult = ChargeApproved | ChargeDeclined
 
 
 @dataclass(frozen=True)
+class VoidResult:
+    """The gateway's answer to a void of a payment's reference: the charges it gave back (none if none)."""
+
+    charge_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Checkout:
     """What a customer asked for; its fingerprint tells a replayed request from a different one."""
 
@@ -128,6 +135,11 @@ class Payment:
     # Set once the payment is ready to charge: when the next charge attempt is due. A claim pushes it forward
     # by a lease, so a sweeper never retries a charge another worker is still making.
     charge_due_at: datetime | None = None
+    # Set when the payment failed after attempts whose outcome it never learnt (timeouts, 5xx): one of them
+    # may have charged the card after we stopped waiting, so the reference is voided at the gateway, retried
+    # until the gateway answers. Without it a customer told "failed" could still have been charged.
+    void_due_at: datetime | None = None
+    void_attempts: int = 0
     history: list[Step] = field(default_factory=list)
     version: int = 0
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
@@ -286,6 +298,37 @@ class Payment:
         self._fail_past_deadline("deadline passed", now)
         return True
 
+    # -- voiding what a failed payment may have charged -----------------------------------------------------
+
+    def void_due(self, now: datetime) -> bool:
+        return self.void_due_at is not None and self.void_due_at <= now
+
+    def claim_void(self, *, now: datetime, lease: timedelta) -> bool:
+        """Take the next void attempt for ``lease``; False if none is due (or another worker has it)."""
+        if not self.void_due(now):
+            return False
+        self.void_due_at = now + lease
+        self.void_attempts += 1
+        return True
+
+    def record_void(self, result: VoidResult, *, now: datetime) -> None:
+        """The gateway voided the reference: whatever a lost attempt charged is given back."""
+        if self.void_due_at is None:
+            return
+        self.void_due_at = None
+        if result.charge_ids:
+            self._step("charge.voided", now, ", ".join(result.charge_ids))
+        else:
+            self._step("charge.void_confirmed", now, "no charge was made")
+
+    def record_void_unavailable(self, error: str, *, now: datetime, retry_in: timedelta) -> None:
+        """No answer to the void: try again after ``retry_in`` (a void has no deadline; it is money)."""
+        if self.void_due_at is None:
+            return
+        if self.void_attempts == 1:  # one history line, not one per retry of a long outage
+            self._step("void.unavailable", now, error)
+        self.void_due_at = now + retry_in
+
     # -- internals ------------------------------------------------------------------------------------------
 
     def _maybe_ready(self, now: datetime) -> None:
@@ -298,6 +341,8 @@ class Payment:
 
     def _fail_past_deadline(self, error: str, now: datetime) -> None:
         self.charge_due_at = None
+        if self.charge_attempts:
+            self.void_due_at = now
         self._finish(
             PaymentFailed, PaymentStatus.FAILED, f"gateway unreachable until the deadline: {error}", now
         )

@@ -4,17 +4,21 @@ Charging never happens inside an open transaction: the payment is *claimed* for 
 write), the gateway is called with the payment id as idempotency key, and the answer is recorded in a second
 unit of work. A crash or an unreachable gateway leaves a due charge behind that :func:`sweep` picks up, so a
 charge is retried until it has an answer or its deadline passes, and the gateway charges the card once.
+
+A payment that failed after attempts whose outcome it never learnt owes a void: the sweeper claims it the same
+way and asks the gateway to give back whatever the reference charged (and refuse an attempt still in flight),
+retrying until the gateway answers, so "failed" never leaves money taken.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from payment.domain.model import Checkout, NotInReview, Payment, ReviewDecision
+from payment.domain.model import Checkout, NotInReview, Payment, ReviewDecision, VoidResult
 from payment.service_layer.ports import (
     CardGateway,
     GatewayUnavailable,
@@ -199,22 +203,29 @@ async def charge_claimed(claimed: Payment, services: Services) -> Payment:
 
 
 async def sweep(services: Services, *, concurrency: int = 8) -> int:
-    """Retry due charges and fail those past their deadline; the number of payments touched."""
+    """Retry due charges, fail those past their deadline and void what failed payments may have charged;
+    the number of payments touched."""
+    now = services.clock()
     async with services.uow() as uow:
-        due = await uow.payments.due_for_charge(services.clock(), services.policy.sweep_batch)
-    if not due:
+        due_charges = await uow.payments.due_for_charge(now, services.policy.sweep_batch)
+        due_voids = await uow.payments.due_for_void(now, services.policy.sweep_batch)
+    if not due_charges and not due_voids:
         return 0
     limit = asyncio.Semaphore(concurrency)
 
-    async def one(payment_id: str) -> bool:
+    async def one(payment_id: str, work: Callable[[str, Services], Awaitable[bool]]) -> bool:
         async with limit:
             try:
-                return await _retry_or_expire(payment_id, services)
+                return await work(payment_id, services)
             except Exception:
                 log.exception("sweep of payment %s failed; the next sweep tries again", payment_id)
                 return False
 
-    return sum(await asyncio.gather(*(one(payment_id) for payment_id in due)))
+    touched = await asyncio.gather(
+        *(one(payment_id, _retry_or_expire) for payment_id in due_charges),
+        *(one(payment_id, _void) for payment_id in due_voids),
+    )
+    return sum(touched)
 
 
 async def _retry_or_expire(payment_id: str, services: Services) -> bool:
@@ -230,6 +241,36 @@ async def _retry_or_expire(payment_id: str, services: Services) -> bool:
             return False
         await uow.commit()
     await charge_claimed(payment, services)
+    return True
+
+
+async def _void(payment_id: str, services: Services) -> bool:
+    async with services.uow() as uow:
+        payment = await uow.payments.get(payment_id)
+        if payment is None or not payment.claim_void(now=services.clock(), lease=services.policy.lease):
+            return False
+        await uow.commit()
+    result: VoidResult | None = None
+    try:
+        # Its own idempotency key: the charge's key belongs to the charge request.
+        result = await services.gateway.void(reference=payment_id, idempotency_key=f"void:{payment_id}")
+        error = None
+    except GatewayUnavailable as exc:
+        error = str(exc) or type(exc).__name__
+    async with services.uow() as uow:
+        payment = _required(await uow.payments.get(payment_id), payment_id)
+        now = services.clock()
+        if result is not None:
+            payment.record_void(result, now=now)
+            log.warning(
+                "failed payment %s voided at the gateway: %s", payment_id, result.charge_ids or "none"
+            )
+        else:
+            assert error is not None
+            retry_in = services.policy.retry_in(payment.void_attempts)
+            payment.record_void_unavailable(error, now=now, retry_in=retry_in)
+            log.error("void of failed payment %s not done (%s); next try in %s", payment_id, error, retry_in)
+        await uow.commit()
     return True
 
 

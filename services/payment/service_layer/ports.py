@@ -7,7 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from payment.domain.model import ChargeResult, Payment
+from payment.domain.model import ChargeResult, Payment, VoidResult
 
 
 class GatewayUnavailable(Exception):
@@ -29,6 +29,11 @@ class CardGateway(Protocol):
         """Charge once per ``idempotency_key``; raise :class:`GatewayUnavailable` when unsure."""
         ...
 
+    async def void(self, *, reference: str, idempotency_key: str) -> VoidResult:
+        """Give back every charge made with ``reference`` and refuse any still in flight (a technical
+        cancel); raise :class:`GatewayUnavailable` when unsure."""
+        ...
+
 
 class PaymentRepository(Protocol):
     async def add(self, payment: Payment) -> None: ...
@@ -45,6 +50,10 @@ class PaymentRepository(Protocol):
 
     async def due_for_charge(self, now: datetime, limit: int) -> Sequence[str]:
         """Ids of payments whose next charge attempt (or deadline) is due."""
+        ...
+
+    async def due_for_void(self, now: datetime, limit: int) -> Sequence[str]:
+        """Ids of failed payments whose void at the gateway is due."""
         ...
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from payment.domain.model import ChargeApproved, ChargeDeclined, ChargeResult, Payment
+from payment.domain.model import ChargeApproved, ChargeDeclined, ChargeResult, Payment, VoidResult
 from payment.service_layer.ports import GatewayUnavailable, IdempotencyKeyTaken
 from shared.contracts.base import Event
 
@@ -55,6 +55,9 @@ class FakeRepository:
     async def due_for_charge(self, now: datetime, limit: int) -> Sequence[str]:
         return [p.id for p in self._store.payments.values() if p.charge_due(now)][:limit]
 
+    async def due_for_void(self, now: datetime, limit: int) -> Sequence[str]:
+        return [p.id for p in self._store.payments.values() if p.void_due(now)][:limit]
+
 
 class FakeUnitOfWork:
     def __init__(self, store: FakeStore, inbox_key: str | None = None) -> None:
@@ -92,6 +95,9 @@ class FakeGateway:
         self.answers: dict[str, ChargeResult] = {}
         self.calls: list[str] = []
         self.down = False
+        self.voided: list[str] = []
+        # The gateway charges, but the answer never comes back (the call times out after the charge).
+        self.answers_lost = False
 
     @property
     def charged(self) -> int:
@@ -103,13 +109,25 @@ class FakeGateway:
         self.calls.append(idempotency_key)
         if self.down:
             raise GatewayUnavailable("HTTP 503")
+        if idempotency_key in self.voided:
+            raise GatewayUnavailable("HTTP 409 reference_voided")
         if idempotency_key not in self.answers:
             self.answers[idempotency_key] = (
                 ChargeApproved(f"ch_{len(self.answers)}")
                 if token == "tok_visa"
                 else ChargeDeclined("insufficient_funds")
             )
+        if self.answers_lost:
+            raise GatewayUnavailable("gateway timed out")
         return self.answers[idempotency_key]
+
+    async def void(self, *, reference: str, idempotency_key: str) -> VoidResult:
+        self.calls.append(idempotency_key)
+        if self.down:
+            raise GatewayUnavailable("HTTP 503")
+        self.voided.append(reference)
+        answer = self.answers.get(reference)
+        return VoidResult((answer.charge_id,) if isinstance(answer, ChargeApproved) else ())
 
 
 class FakeClock:

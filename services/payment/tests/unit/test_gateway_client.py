@@ -126,3 +126,22 @@ async def test_declines_never_open_the_breaker_when_cards_are_declined() -> None
         for n in range(5):
             assert isinstance(await charge(guarded, "tok_chargeDeclined", key=f"k{n}"), ChargeDeclined)
         assert isinstance(await charge(guarded, "tok_visa"), ChargeApproved)
+
+
+async def test_void_returns_the_charges_given_back_when_the_reference_was_charged(
+    gateway: HttpCardGateway,
+) -> None:
+    first = await charge(gateway, "tok_visa")
+    assert isinstance(first, ChargeApproved)
+    result = await gateway.void(reference="pay-1", idempotency_key="void:pay-1")
+    assert result.charge_ids == (first.charge_id,)
+    assert (await gateway.void(reference="pay-2", idempotency_key="void:pay-2")).charge_ids == ()
+
+
+async def test_void_is_transient_when_the_gateway_cannot_answer_it() -> None:
+    app = create_app(timeout_delay=0)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+        await client.post("/admin/chaos", json={"mode": "fail", "seconds": 60})
+        with pytest.raises(GatewayServerError):
+            await HttpCardGateway(client).void(reference="pay-1", idempotency_key="void:pay-1")

@@ -184,6 +184,48 @@ async def test_payment_fails_when_the_gateway_stays_down_past_the_deadline(
     assert payment.status is PaymentStatus.FAILED
     assert outcome_types(store).count(PaymentFailed.message_type) == 1
     assert gateway.charged == 0
+    # The attempts never had an answer, so a void is owed, and kept owed while the gateway is down.
+    assert payment.void_due_at is not None
+    assert [s.name for s in payment.history].count("void.unavailable") == 1
+    gateway.down = False
+    clock.advance(60)
+    assert await handlers.sweep(services) == 1
+    assert gateway.voided == [payment_id]
+    payment = store.payments[payment_id]
+    assert payment.void_due_at is None
+    assert payment.history[-1].name == "charge.void_confirmed"
+    assert await handlers.sweep(services) == 0
+
+
+async def test_failed_payment_gives_the_money_back_when_a_lost_attempt_had_charged(
+    services: Services, store: FakeStore, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    payment_id = await new_payment(services)
+    gateway.answers_lost = True
+    await handlers.on_fraud_assessed(approved(payment_id), message_uow(store, "f"), services)
+    await handlers.on_stock_reserved(reserved(payment_id), message_uow(store, "s"), services)
+    for _ in range(20):
+        clock.advance(5)
+        await handlers.sweep(services)
+    payment = store.payments[payment_id]
+    assert payment.status is PaymentStatus.FAILED
+    assert gateway.charged == 1  # the gateway took the money; the payment never heard
+    assert gateway.voided == [payment_id]
+    assert "charge.voided" in [s.name for s in payment.history]
+    assert payment.charge_id is None
+    assert outcome_types(store).count(PaymentFailed.message_type) == 1
+
+
+async def test_no_void_is_owed_when_a_payment_fails_before_any_attempt(
+    services: Services, store: FakeStore, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    payment_id = await new_payment(services)
+    await handlers.on_fraud_assessed(approved(payment_id), message_uow(store, "f"), services)
+    payment = store.payments[payment_id]
+    payment.record_stock_reserved("res-1", now=clock())
+    clock.advance(120)  # past the deadline before the sweeper ever claimed a charge
+    assert payment.expire(now=clock())
+    assert payment.void_due_at is None
 
 
 async def test_inbox_mark_commits_with_the_state_when_a_message_is_handled(
