@@ -16,6 +16,13 @@ from shared.persistence.metadata import utcnow
 DEFAULT_RETENTION = timedelta(days=7)
 
 
+# Built once per dialect: only the parameters change, so SQLAlchemy's compiled cache serves every mark.
+_MARK = {
+    "postgresql": pg_insert(inbox_messages).on_conflict_do_nothing(index_elements=["handler", "message_id"]),
+    "sqlite": sqlite_insert(inbox_messages).on_conflict_do_nothing(index_elements=["handler", "message_id"]),
+}
+
+
 async def mark_handled(
     session: AsyncSession | AsyncConnection, *, handler: str, message_id: str, message_type: str | None = None
 ) -> bool:
@@ -24,17 +31,13 @@ async def mark_handled(
     Runs inside the handler's transaction, so the mark commits or rolls back with the effects. On PostgreSQL a
     concurrent duplicate waits here for the first transaction and then sees its mark: never both run.
     """
-    dialect = (
-        session.dialect.name if isinstance(session, AsyncConnection) else session.get_bind().dialect.name
+    # Core on the session's connection: the ORM adds nothing to one INSERT but its per-statement overhead.
+    connection = await session.connection() if isinstance(session, AsyncSession) else session
+    result = await connection.execute(
+        _MARK[connection.dialect.name],
+        {"handler": handler, "message_id": message_id, "message_type": message_type, "handled_at": utcnow()},
     )
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(inbox_messages)
-        .values(handler=handler, message_id=message_id, message_type=message_type, handled_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["handler", "message_id"])
-    )
-    result = await session.execute(statement)
-    first_time = bool(result.rowcount)  # type: ignore[attr-defined]
+    first_time = bool(result.rowcount)
     if not first_time:
         metrics.DUPLICATES_ABSORBED.labels(handler=handler).inc()
     return first_time

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.outbox.schema import RowStatus, outbox_messages
+from shared.persistence.engine import read_transaction
 from shared.persistence.metadata import utcnow
 
 _c = outbox_messages.c
@@ -43,18 +44,28 @@ class FailedRow:
     created_at: datetime
 
 
-async def outbox_stats(engine: AsyncEngine) -> OutboxStats:
-    """Pending, failed and sent counts, and how long the oldest pending row has waited."""
-    async with engine.connect() as connection:
+async def outbox_stats(engine: AsyncEngine, *, count_sent: bool = True) -> OutboxStats:
+    """Pending, failed and sent counts, and how long the oldest pending row has waited.
+
+    Counting sent rows reads the whole retention window (a day of traffic); the relay's gauges skip it
+    (``count_sent=False``, ``sent`` is then 0) and count only what the status index finds quickly.
+    """
+    statuses = [RowStatus.PENDING.value, RowStatus.FAILED.value]
+    if count_sent:
+        statuses.append(RowStatus.SENT.value)
+    async with read_transaction(engine) as connection:
         counts: dict[str, int] = dict(
-            (await connection.execute(select(_c.status, func.count()).group_by(_c.status))).all()
+            (
+                await connection.execute(
+                    select(_c.status, func.count()).where(_c.status.in_(statuses)).group_by(_c.status)
+                )
+            ).all()
         )
         oldest = (
             await connection.execute(
                 select(_c.created_at).where(_c.status == RowStatus.PENDING.value).order_by(_c.id).limit(1)
             )
         ).scalar()
-        await connection.rollback()
     age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
     return OutboxStats(
         pending=counts.get(RowStatus.PENDING.value, 0),
@@ -83,9 +94,8 @@ async def list_failed(engine: AsyncEngine, *, limit: int = 100) -> list[FailedRo
         .order_by(_c.id)
         .limit(limit)
     )
-    async with engine.connect() as connection:
+    async with read_transaction(engine) as connection:
         rows = (await connection.execute(query)).all()
-        await connection.rollback()
     return [FailedRow(**row._asdict()) for row in rows]
 
 

@@ -4,87 +4,113 @@ Ordering rule: a row is published only when every earlier row of its aggregate t
 when failures hold their aggregate) is in the same batch, ahead of it. On PostgreSQL the batch is locked with
 ``FOR UPDATE SKIP LOCKED`` so concurrent relays take disjoint batches; the rule then stops relay B from publishing
 row 3 of an aggregate while relay A still holds its row 2. On SQLite a lease admits one relay at a time.
+
+A claim is one statement (one round trip): the batch, and per aggregate the first earlier unpublished row
+outside it. Marking a batch sent is one statement too, whatever its size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, and_, case, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.outbox.schema import RowStatus, outbox_messages, outbox_relay_lease
 from shared.persistence.metadata import utcnow
 
+_c = outbox_messages.c
+
 _ROW_COLUMNS = (
-    outbox_messages.c.id,
-    outbox_messages.c.message_id,
-    outbox_messages.c.kind,
-    outbox_messages.c.message_type,
-    outbox_messages.c.aggregate_id,
-    outbox_messages.c.exchange,
-    outbox_messages.c.routing_key,
-    outbox_messages.c.producer,
-    outbox_messages.c.correlation_id,
-    outbox_messages.c.causation_id,
-    outbox_messages.c.traceparent,
-    outbox_messages.c.headers,
-    outbox_messages.c.payload,
-    outbox_messages.c.created_at,
-    outbox_messages.c.attempts,
+    _c.id,
+    _c.message_id,
+    _c.kind,
+    _c.message_type,
+    _c.aggregate_id,
+    _c.exchange,
+    _c.routing_key,
+    _c.producer,
+    _c.correlation_id,
+    _c.causation_id,
+    _c.traceparent,
+    _c.headers,
+    _c.payload,
+    _c.created_at,
+    _c.attempts,
 )
+
+
+def _claim(*, lock: bool, hold_on_failure: bool) -> Select[Any]:
+    """The oldest pending rows (locked when ``lock``), each with its aggregate's first blocking row outside them."""
+    batch_query = select(*_ROW_COLUMNS).where(_c.status == RowStatus.PENDING.value).order_by(_c.id)
+    batch_query = batch_query.limit(bindparam("limit"))
+    if lock:
+        batch_query = batch_query.with_for_update(skip_locked=True)
+    batch = batch_query.cte("batch")
+    earlier = outbox_messages.alias("earlier")
+    blocking = [RowStatus.PENDING.value] + ([RowStatus.FAILED.value] if hold_on_failure else [])
+    # Every unpublished row of the batch's aggregates up to its last row, locked by anyone or not, that is not
+    # in the batch: the first one per aggregate blocks that aggregate's rows after it.
+    blockers = (
+        select(earlier.c.aggregate_id, func.min(earlier.c.id).label("first_blocker"))
+        .where(
+            earlier.c.status.in_(blocking),
+            earlier.c.aggregate_id.in_(select(batch.c.aggregate_id)),
+            earlier.c.id <= select(func.max(batch.c.id)).scalar_subquery(),
+            earlier.c.id.not_in(select(batch.c.id)),
+        )
+        .group_by(earlier.c.aggregate_id)
+        .cte("blockers")
+    )
+    return (
+        select(batch, blockers.c.first_blocker)
+        .select_from(batch.outerjoin(blockers, blockers.c.aggregate_id == batch.c.aggregate_id))
+        .order_by(batch.c.id)
+    )
+
+
+# Built once: only the limit changes, so SQLAlchemy's compiled cache (and asyncpg's prepared statements) serve
+# every claim.
+_CLAIMS = {
+    (lock, hold): _claim(lock=lock, hold_on_failure=hold) for lock in (False, True) for hold in (False, True)
+}
 
 
 async def fetch_batch(
     connection: AsyncConnection, *, limit: int, lock: bool, hold_on_failure: bool
 ) -> list[Mapping[str, Any]]:
     """The oldest pending rows this relay may publish now, in id order (locked when ``lock``)."""
-    query = (
-        select(*_ROW_COLUMNS)
-        .where(outbox_messages.c.status == RowStatus.PENDING.value)
-        .order_by(outbox_messages.c.id)
-        .limit(limit)
-    )
-    if lock:
-        query = query.with_for_update(skip_locked=True)
-    rows = cast(list[Mapping[str, Any]], [row._mapping for row in (await connection.execute(query)).all()])
-    if not rows:
-        return rows
-    return await _in_order(connection, rows, hold_on_failure=hold_on_failure)
+    result = await connection.execute(_CLAIMS[lock, hold_on_failure], {"limit": limit})
+    return [
+        row._mapping
+        for row in result
+        if row.aggregate_id is None or row.first_blocker is None or row.id < row.first_blocker
+    ]
 
 
-async def _in_order(
-    connection: AsyncConnection, rows: list[Mapping[str, Any]], *, hold_on_failure: bool
-) -> list[Mapping[str, Any]]:
-    """Drop each aggregate's rows from the first one that has an unpublished predecessor outside the batch."""
-    aggregates = {row["aggregate_id"] for row in rows if row["aggregate_id"] is not None}
-    if not aggregates:
-        return rows
-    blocking = [RowStatus.PENDING.value] + ([RowStatus.FAILED.value] if hold_on_failure else [])
-    ours = {row["id"] for row in rows}
-    # Every unpublished row of these aggregates up to the last one in the batch, locked by anyone or not.
-    query = (
-        select(outbox_messages.c.id, outbox_messages.c.aggregate_id)
-        .where(
-            outbox_messages.c.aggregate_id.in_(aggregates),
-            outbox_messages.c.status.in_(blocking),
-            outbox_messages.c.id <= max(ours),
-        )
-        .order_by(outbox_messages.c.id)
-    )
-    blocked: set[str] = set()
-    allowed: set[int] = set()
-    for row_id, aggregate_id in (await connection.execute(query)).all():
-        if aggregate_id in blocked:
-            continue
-        if row_id in ours:
-            allowed.add(row_id)
-        else:
-            blocked.add(aggregate_id)
-    return [row for row in rows if row["aggregate_id"] is None or row["id"] in allowed]
+def _ids_in(ids: Sequence[int], dialect: str) -> ColumnElement[bool]:
+    # PostgreSQL: one array parameter, so the statement text (and its prepared statement) is the same for every
+    # batch size; an expanded IN list would prepare a new statement per size.
+    if dialect == "postgresql":
+        return _c.id == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
+    return _c.id.in_(ids)
 
 
 async def mark_sent(connection: AsyncConnection, ids: Sequence[int], *, at: datetime) -> None:
@@ -92,8 +118,8 @@ async def mark_sent(connection: AsyncConnection, ids: Sequence[int], *, at: date
     if ids:
         await connection.execute(
             update(outbox_messages)
-            .where(outbox_messages.c.id.in_(ids))
-            .values(status=RowStatus.SENT.value, sent_at=at, attempts=outbox_messages.c.attempts + 1)
+            .where(_ids_in(ids, connection.dialect.name))
+            .values(status=RowStatus.SENT.value, sent_at=at, attempts=_c.attempts + 1)
         )
 
 

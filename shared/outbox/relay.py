@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +34,7 @@ from shared.outbox.messages import to_message
 from shared.outbox.retention import sweep_sent
 from shared.outbox.sender import BrokerRefused, MessageSender, MessageTooLarge
 from shared.outbox.signal import NOTIFY_CHANNEL, signal_for
-from shared.persistence.engine import is_sqlite
+from shared.persistence.engine import is_sqlite, read_transaction
 from shared.persistence.metadata import utcnow
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,9 @@ class OutboxRelay:
         self._sqlite = is_sqlite(engine)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._task: asyncio.Task[None] | None = None
+        self._housekeeper: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._listener: AsyncConnection | None = None
-        self._last_housekeeping = 0.0
-        self._last_stats = 0.0
         self.has_lease = False
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -112,6 +111,10 @@ class OutboxRelay:
         await self._open_channel()
         await self._listen()
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.holder}")
+        # Gauges and retention run beside the loop, so a slow count or sweep never delays publishing.
+        self._housekeeper = asyncio.create_task(
+            self._housekeeping(), name=f"outbox-housekeeping-{self.holder}"
+        )
 
     async def stop(self) -> None:
         """Finish the batch in flight, release the lease and close the channel."""
@@ -121,6 +124,11 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeper
+            self._housekeeper = None
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -166,7 +174,6 @@ class OutboxRelay:
                     continue
                 published = await self.run_once()
                 backoff = self.settings.backoff_initial
-                await self._housekeeping()
                 if published >= self.settings.batch_size:
                     continue  # a backlog: keep draining
                 await self._pause(self.settings.poll_interval)
@@ -197,14 +204,14 @@ class OutboxRelay:
         if self._sqlite:
             # One relay (the lease holder): read, publish outside any transaction, then mark in a short one,
             # so the SQLite write lock is never held across network round trips.
-            async with self.engine.connect() as connection:
+            # The read takes no write lock (a deferred transaction): producers' commits never wait for it.
+            async with read_transaction(self.engine) as connection:
                 rows = await claims.fetch_batch(
                     connection,
                     limit=self.settings.batch_size,
                     lock=False,
                     hold_on_failure=self.settings.hold_aggregate_on_failure,
                 )
-                await connection.rollback()
             if not rows:
                 return 0
             outcome = await self._publish(rows)
@@ -261,7 +268,6 @@ class OutboxRelay:
                 outcome.transient = str(exc)
                 return  # later rows of this aggregate wait, so order holds
             outcome.sent.append(row["id"])
-            metrics.PUBLISHED.labels(kind=row["kind"]).inc()
 
     async def _record(
         self, connection: AsyncConnection, rows: list[Mapping[str, Any]], outcome: _Outcome
@@ -273,8 +279,13 @@ class OutboxRelay:
             connection, outcome.refused, max_attempts=self.settings.max_refusals
         )
         by_id = {row["id"]: row for row in rows}
+        published: Counter[str] = Counter()
         for row_id in outcome.sent:
-            metrics.RELAY_LAG.observe((now - by_id[row_id]["created_at"]).total_seconds())
+            row = by_id[row_id]
+            published[row["kind"]] += 1
+            metrics.RELAY_LAG.observe((now - row["created_at"]).total_seconds())
+        for kind, count in published.items():
+            metrics.PUBLISHED.labels(kind=kind).inc(count)
         for row_id, reason in outcome.failed.items():
             metrics.FAILED.labels(reason=reason.split(":", 1)[0]).inc()
             log.error("outbox row %s (%s) failed: %s", row_id, by_id[row_id]["message_type"], reason)
@@ -284,18 +295,34 @@ class OutboxRelay:
         if outcome.refused and outcome.transient is None:
             outcome.transient = next(iter(outcome.refused.values()))
 
+    # -- housekeeping (its own task) -------------------------------------------------------------------------
+
     async def _housekeeping(self) -> None:
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        if now - self._last_stats >= self.settings.stats_interval:
-            self._last_stats = now
-            stats = await outbox_stats(self.engine)
-            metrics.PENDING_ROWS.set(stats.pending)
-            metrics.OLDEST_PENDING_AGE.set(stats.oldest_pending_age_seconds)
-            metrics.FAILED_ROWS.set(stats.failed)
-            if not self._sqlite and self._listener is None:
-                await self._listen()
-        if now - self._last_housekeeping >= self.settings.housekeeping_interval:
-            self._last_housekeeping = now
-            await sweep_sent(self.engine, older_than=self.settings.sent_retention)
-            await sweep_inbox(self.engine, older_than=self.settings.inbox_retention)
+        last_sweep = -self.settings.housekeeping_interval  # the first sweep runs at start
+        while not self._stopping.is_set():
+            try:
+                await self._update_gauges()
+                if not self._sqlite and self._listener is None:
+                    await self._listen()
+                # On SQLite only the lease holder sweeps (one writer of the outbox at a time).
+                if loop.time() - last_sweep >= self.settings.housekeeping_interval and (
+                    not self._sqlite or self.has_lease
+                ):
+                    last_sweep = loop.time()
+                    await sweep_sent(self.engine, older_than=self.settings.sent_retention)
+                    await sweep_inbox(self.engine, older_than=self.settings.inbox_retention)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning(
+                    "outbox housekeeping failed, next try in %.0fs: %s", self.settings.stats_interval, exc
+                )
+            except Exception:
+                log.exception("outbox housekeeping failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.settings.stats_interval)
+
+    async def _update_gauges(self) -> None:
+        stats = await outbox_stats(self.engine, count_sent=False)
+        metrics.PENDING_ROWS.set(stats.pending)
+        metrics.OLDEST_PENDING_AGE.set(stats.oldest_pending_age_seconds)
+        metrics.FAILED_ROWS.set(stats.failed)

@@ -1,16 +1,25 @@
-"""Inserting outbox rows in the caller's transaction (Core executemany: the ORM would cost a round of objects)."""
+"""Inserting outbox rows in the caller's transaction, in as few round trips as the database allows.
+
+One statement per commit: a single row is one ``INSERT``, several are one multi-row ``INSERT ... VALUES``
+(SQLAlchemy's insertmanyvalues). On PostgreSQL the same statement also notifies relays in other processes
+(``RETURNING pg_notify(...)``: PostgreSQL sends one notification per channel and payload at commit, and none on
+rollback), so waking them costs no extra round trip. Statements are built once, so SQLAlchemy's compiled cache
+serves every commit, and they run on the session's connection (Core), not through the ORM.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func as sql_func
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared.outbox.schema import outbox_messages
 from shared.outbox.signal import NOTIFY_CHANNEL
+
+_INSERT = insert(outbox_messages)
+_INSERT_AND_NOTIFY = insert(outbox_messages).returning(func.pg_notify(NOTIFY_CHANNEL, ""))
 
 
 async def write_outbox_rows(
@@ -19,7 +28,6 @@ async def write_outbox_rows(
     """Add ``rows`` to the outbox in the open transaction; on PostgreSQL also NOTIFY relays (sent at commit)."""
     if not rows:
         return
-    await session.execute(insert(outbox_messages), list(rows))
-    dialect = session.dialect if isinstance(session, AsyncConnection) else session.get_bind().dialect
-    if notify and dialect.name == "postgresql":
-        await session.execute(select(sql_func.pg_notify(NOTIFY_CHANNEL, "")))
+    connection = await session.connection() if isinstance(session, AsyncSession) else session
+    statement = _INSERT_AND_NOTIFY if notify and connection.dialect.name == "postgresql" else _INSERT
+    await connection.execute(statement, rows[0] if len(rows) == 1 else list(rows))

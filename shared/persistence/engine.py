@@ -6,16 +6,26 @@ engine hides the differences that matter for correctness (SQLite write locking, 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 
 # A writer waiting for the SQLite write lock gives up after this long (the lock is held for milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Execution option read by the SQLite "begin" hook: this connection only reads, so it begins DEFERRED.
+_SQLITE_READ_ONLY = "warren_sqlite_read_only"
 
 
 def is_sqlite(engine_or_url: AsyncEngine | str) -> bool:
@@ -89,10 +99,28 @@ def _sqlite_engine(url: str, *, echo: bool, **kwargs: Any) -> AsyncEngine:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then writes cannot
         # wait for the lock (SQLite answers SQLITE_BUSY at once to avoid a deadlock), so concurrent
-        # read-modify-write units of work would fail instead of queueing behind each other.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # read-modify-write units of work would fail instead of queueing behind each other. Only a
+        # read_transaction(), which never writes, begins deferred and so never waits for (or holds) the lock.
+        read_only = connection.get_execution_options().get(_SQLITE_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+@contextlib.asynccontextmanager
+async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads only, one consistent snapshot, rolled back at the end.
+
+    On SQLite it takes no write lock (in WAL mode readers and the writer never wait for each other), so a relay or
+    an operator query never delays a commit. Writing through it on SQLite fails (``database is locked``) under
+    contention: use ``engine.begin()`` or a unit of work to write.
+    """
+    async with engine.connect() as connection:
+        await connection.execution_options(**{_SQLITE_READ_ONLY: True})
+        try:
+            yield connection
+        finally:
+            await connection.rollback()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -33,6 +33,35 @@ def test_event_row_reads_back_as_the_envelope_when_published() -> None:
     assert ProbeHappened.model_validate(envelope.payload) == event
 
 
+def test_event_row_is_the_message_the_envelope_would_send_when_relayed_without_reencoding() -> None:
+    event = ProbeHappened(probe_id="p1", seq=3, padding="caf\u00e9")
+    row = event_row(
+        event,
+        aggregate_id="p1",
+        correlation_id="c",
+        causation_id="m0",
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        created_at=NOW,
+    )
+    row["headers"] = {"x-extra": "1"}
+    envelope = Envelope(
+        message_id=uuid.UUID(row["message_id"]),
+        type=row["message_type"],
+        correlation_id="c",
+        causation_id="m0",
+        occurred_at=NOW,
+        producer="probe",
+        traceparent=row["traceparent"],
+        payload=json.loads(row["payload"]),
+    )
+    direct = envelope.to_message({"x-extra": "1"})
+    relayed = to_message(row)
+    assert relayed.properties == direct.properties  # every AMQP property and header, in the same order
+    assert list(relayed.headers) == list(direct.headers)
+    assert json.loads(relayed.body) == json.loads(direct.body)
+    assert relayed.body == row["payload"].encode()  # the recorded JSON, not re-encoded
+
+
 def test_task_row_is_a_celery_protocol_2_message_when_published() -> None:
     row = task_row(
         "notification.deliver_email",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text, update
 
-from shared.persistence.engine import create_engine, is_sqlite
+from shared.persistence.engine import create_engine, is_sqlite, read_transaction
 from shared.persistence.metadata import UTCDateTime
 
 
@@ -42,6 +42,25 @@ async def test_concurrent_read_modify_writes_all_land_when_sqlite_serialises_the
         assert (
             await db.execute(select(counters.c.n))
         ).scalar() == 20  # no lost update, no "database is locked"
+    await engine.dispose()
+
+
+async def test_reads_neither_wait_for_nor_block_a_writer_when_in_a_sqlite_read_transaction(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'reads.db'}")
+    counters = Table("counters", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer))
+    async with engine.begin() as db:
+        await db.run_sync(counters.metadata.create_all)
+        await db.execute(counters.insert().values(id=1, n=0))
+    async with asyncio.timeout(2):  # waiting for the lock would take up to the 15 s busy timeout
+        async with engine.begin() as writer:  # holds the write lock (BEGIN IMMEDIATE) until the block ends
+            await writer.execute(update(counters).values(n=1))
+            async with read_transaction(engine) as reader:  # does not wait for the writer...
+                assert (await reader.execute(select(counters.c.n))).scalar() == 0
+        async with read_transaction(engine) as reader, engine.begin() as writer:
+            assert (await reader.execute(select(counters.c.n))).scalar() == 1
+            await writer.execute(update(counters).values(n=2))  # ...and a reader holds no lock a writer needs
     await engine.dispose()
 
 
