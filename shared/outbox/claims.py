@@ -5,159 +5,193 @@ when failures hold their aggregate) is in the same batch, ahead of it. On Postgr
 ``FOR UPDATE SKIP LOCKED`` so concurrent relays take disjoint batches; the rule then stops relay B from publishing
 row 3 of an aggregate while relay A still holds its row 2. On SQLite a lease admits one relay at a time.
 
-A claim is one statement (one round trip): the batch, and per aggregate the first earlier unpublished row
-outside it. Marking a batch sent is one statement too, whatever its size.
+The relay's per-batch statements run on the database driver itself (asyncpg, aiosqlite), on a connection taken
+from the engine's pool: a batch is a claim, one mark statement and the commit, and at 500 events/s the relay runs
+hundreds of small batches a second, where SQLAlchemy's per-statement machinery cost more CPU than the statements
+(about 1 ms against 0.45 ms per batch on this project's 2-core machine). The claim is one statement: the batch,
+and per aggregate the first earlier unpublished row outside it. Marking a batch sent is one statement whatever
+its size, with the same text for every size (an array of ids), so each is prepared once per connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+import contextlib
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    ARRAY,
-    BigInteger,
-    ColumnElement,
-    Row,
-    Select,
-    and_,
-    any_,
-    bindparam,
-    case,
-    func,
-    or_,
-    select,
-    update,
-)
+import asyncpg
+from sqlalchemy import and_, or_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.outbox.schema import RowStatus, outbox_messages, outbox_relay_lease
+from shared.outbox.schema import RowStatus, outbox_relay_lease
 from shared.persistence.metadata import utcnow
 
-_c = outbox_messages.c
+# What a database failure during a batch looks like, through SQLAlchemy or the drivers: the relay backs off.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sqlite3.Error,
+)
 
-_ROW_COLUMNS = (
-    _c.id,
-    _c.message_id,
-    _c.kind,
-    _c.message_type,
-    _c.aggregate_id,
-    _c.exchange,
-    _c.routing_key,
-    _c.producer,
-    _c.correlation_id,
-    _c.causation_id,
-    _c.traceparent,
-    _c.headers,
-    _c.payload,
-    _c.created_at,
-    _c.attempts,
+COLUMNS = (
+    "id",
+    "message_id",
+    "kind",
+    "message_type",
+    "aggregate_id",
+    "exchange",
+    "routing_key",
+    "producer",
+    "correlation_id",
+    "causation_id",
+    "traceparent",
+    "headers",
+    "payload",
+    "created_at",
+    "attempts",
+)
+_PENDING, _SENT, _FAILED = (
+    f"'{status.value}'" for status in (RowStatus.PENDING, RowStatus.SENT, RowStatus.FAILED)
 )
 
 
-def _claim(*, lock: bool, hold_on_failure: bool) -> Select[Any]:
-    """The oldest pending rows (locked when ``lock``), each with its aggregate's first blocking row outside them."""
-    batch_query = select(*_ROW_COLUMNS).where(_c.status == RowStatus.PENDING.value).order_by(_c.id)
-    batch_query = batch_query.limit(bindparam("limit"))
-    if lock:
-        batch_query = batch_query.with_for_update(skip_locked=True)
-    batch = batch_query.cte("batch")
-    earlier = outbox_messages.alias("earlier")
-    blocking = [RowStatus.PENDING.value] + ([RowStatus.FAILED.value] if hold_on_failure else [])
-    # Every unpublished row of the batch's aggregates up to its last row, locked by anyone or not, that is not
-    # in the batch: the first one per aggregate blocks that aggregate's rows after it.
-    blockers = (
-        select(earlier.c.aggregate_id, func.min(earlier.c.id).label("first_blocker"))
-        .where(
-            earlier.c.status.in_(blocking),
-            earlier.c.aggregate_id.in_(select(batch.c.aggregate_id)),
-            earlier.c.id <= select(func.max(batch.c.id)).scalar_subquery(),
-            earlier.c.id.not_in(select(batch.c.id)),
-        )
-        .group_by(earlier.c.aggregate_id)
-        .cte("blockers")
-    )
+def _claim_sql(*, lock: bool, hold_on_failure: bool) -> str:
+    blocking = f"({_PENDING}, {_FAILED})" if hold_on_failure else f"({_PENDING})"
     return (
-        select(batch, blockers.c.first_blocker)
-        .select_from(batch.outerjoin(blockers, blockers.c.aggregate_id == batch.c.aggregate_id))
-        .order_by(batch.c.id)
+        f"WITH batch AS (SELECT {', '.join(COLUMNS)} FROM outbox_messages WHERE status = {_PENDING}"
+        f" ORDER BY id LIMIT $1{' FOR UPDATE SKIP LOCKED' if lock else ''}),"
+        # Every unpublished row of the batch's aggregates up to its last row, locked by anyone or not, that is
+        # not in the batch: the first one per aggregate blocks that aggregate's rows after it.
+        " blockers AS (SELECT earlier.aggregate_id, min(earlier.id) AS first_blocker FROM outbox_messages earlier"
+        f" WHERE earlier.status IN {blocking} AND earlier.aggregate_id IN (SELECT aggregate_id FROM batch)"
+        " AND earlier.id <= (SELECT max(id) FROM batch) AND earlier.id NOT IN (SELECT id FROM batch)"
+        " GROUP BY earlier.aggregate_id)"
+        " SELECT batch.*, blockers.first_blocker FROM batch"
+        " LEFT JOIN blockers ON blockers.aggregate_id = batch.aggregate_id ORDER BY batch.id"
     )
 
 
-# Built once: only the limit changes, so SQLAlchemy's compiled cache (and asyncpg's prepared statements) serve
-# every claim.
+_IDS = {"postgresql": "= ANY($2::bigint[])", "sqlite": "IN (SELECT value FROM json_each($2))"}
+_MARK_SENT = (
+    "UPDATE outbox_messages SET status = " + _SENT + ", sent_at = $1, attempts = attempts + 1 WHERE id {ids}"
+)
+_MARK_FAILED = (
+    f"UPDATE outbox_messages SET status = {_FAILED}, last_error = $2, attempts = attempts + 1 WHERE id = $1"
+)
+_COUNT_REFUSAL = (
+    "UPDATE outbox_messages SET attempts = attempts + 1, last_error = $2,"
+    f" status = CASE WHEN attempts + 1 >= $3 THEN {_FAILED} ELSE status END WHERE id = $1 RETURNING status"
+)
+
+
+class BatchConnection:
+    """One batch's statements on the driver connection of a pooled connection (see the module docstring)."""
+
+    def __init__(self, driver: Any, dialect: str) -> None:
+        self._driver = driver
+        self._postgres = dialect == "postgresql"
+
+    def _sql(self, text: str) -> str:
+        # The statements are written with PostgreSQL's $n; SQLite reads the same numbered parameters as ?n.
+        return text if self._postgres else text.replace("$", "?")
+
+    async def _fetch(self, text: str, *args: Any) -> list[Sequence[Any]]:
+        if self._postgres:
+            return list(await self._driver.fetch(text, *args))
+        return list(await self._driver.execute_fetchall(self._sql(text), args))
+
+    async def _execute(self, text: str, *args: Any) -> None:
+        if self._postgres:
+            await self._driver.execute(text, *args)
+        else:
+            await self._driver.execute(self._sql(text), args)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """A write transaction (SQLite: IMMEDIATE, so it queues for the write lock instead of failing)."""
+        if self._postgres:
+            async with self._driver.transaction():
+                yield
+            return
+        await self._driver.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await self._driver.execute("ROLLBACK")
+            raise
+        await self._driver.execute("COMMIT")
+
+    async def fetch_batch(self, *, limit: int, lock: bool, hold_on_failure: bool) -> list[dict[str, Any]]:
+        """The oldest pending rows this relay may publish now, in id order (locked when ``lock``).
+
+        On SQLite, outside a transaction, the one statement reads one snapshot and takes no write lock.
+        """
+        records = await self._fetch(_CLAIMS[lock, hold_on_failure], limit)
+        rows: list[dict[str, Any]] = []
+        for record in records:
+            row_id, aggregate_id, first_blocker = record[0], record[4], record[-1]
+            if aggregate_id is not None and first_blocker is not None and row_id > first_blocker:
+                continue
+            row = dict(zip(COLUMNS, record, strict=False))
+            if isinstance(row["headers"], str):  # SQLite; SQLAlchemy's asyncpg set-up decodes JSON itself
+                row["headers"] = json.loads(row["headers"])
+            if not self._postgres:  # SQLite stores UTCDateTime as naive UTC text
+                row["created_at"] = datetime.fromisoformat(row["created_at"]).replace(tzinfo=UTC)
+            rows.append(row)
+        return rows
+
+    def _timestamp(self, at: datetime) -> Any:
+        # As UTCDateTime stores it: timestamptz on PostgreSQL, naive UTC text on SQLite (compared as text).
+        if self._postgres:
+            return at
+        return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+    async def mark_sent(self, ids: Sequence[int], *, at: datetime) -> None:
+        """Mark confirmed rows sent (one statement for the whole batch)."""
+        if ids:
+            ids_sql = _IDS["postgresql" if self._postgres else "sqlite"]
+            arg: Any = list(ids) if self._postgres else json.dumps(list(ids))
+            await self._execute(_MARK_SENT.format(ids=ids_sql), self._timestamp(at), arg)
+
+    async def mark_failed(self, failures: Mapping[int, str]) -> None:
+        """Mark rows that can never be published failed, with the reason an operator will read."""
+        for row_id, reason in failures.items():
+            await self._execute(_MARK_FAILED, row_id, reason[:2000])
+
+    async def count_refusal(self, refusals: Mapping[int, str], *, max_attempts: int) -> list[int]:
+        """Count a refused attempt per row; rows reaching ``max_attempts`` become failed. Returns their ids."""
+        failed: list[int] = []
+        for row_id, reason in refusals.items():
+            for (status,) in await self._fetch(_COUNT_REFUSAL, row_id, reason[:2000], max_attempts):
+                if status == RowStatus.FAILED.value:
+                    failed.append(row_id)
+        return failed
+
+
 _CLAIMS = {
-    (lock, hold): _claim(lock=lock, hold_on_failure=hold) for lock in (False, True) for hold in (False, True)
+    (lock, hold): _claim_sql(lock=lock, hold_on_failure=hold)
+    for lock in (False, True)
+    for hold in (False, True)
 }
 
 
-async def fetch_batch(
-    connection: AsyncConnection, *, limit: int, lock: bool, hold_on_failure: bool
-) -> list[Mapping[str, Any]]:
-    """The oldest pending rows this relay may publish now, in id order (locked when ``lock``)."""
-    result = await connection.execute(_CLAIMS[lock, hold_on_failure], {"limit": limit})
-    return [
-        row._mapping
-        for row in result
-        if row.aggregate_id is None or row.first_blocker is None or row.id < row.first_blocker
-    ]
-
-
-def _ids_in(ids: Sequence[int], dialect: str) -> ColumnElement[bool]:
-    # PostgreSQL: one array parameter, so the statement text (and its prepared statement) is the same for every
-    # batch size; an expanded IN list would prepare a new statement per size.
-    if dialect == "postgresql":
-        return _c.id == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
-    return _c.id.in_(ids)
-
-
-async def mark_sent(connection: AsyncConnection, ids: Sequence[int], *, at: datetime) -> None:
-    """Mark confirmed rows sent (one statement for the whole batch)."""
-    if ids:
-        await connection.execute(
-            update(outbox_messages)
-            .where(_ids_in(ids, connection.dialect.name))
-            .values(status=RowStatus.SENT.value, sent_at=at, attempts=_c.attempts + 1)
-        )
-
-
-async def mark_failed(connection: AsyncConnection, failures: Mapping[int, str]) -> None:
-    """Mark rows that can never be published failed, with the reason an operator will read."""
-    for row_id, reason in failures.items():
-        await connection.execute(
-            update(outbox_messages)
-            .where(outbox_messages.c.id == row_id)
-            .values(
-                status=RowStatus.FAILED.value,
-                last_error=reason[:2000],
-                attempts=outbox_messages.c.attempts + 1,
-            )
-        )
-
-
-async def count_refusal(
-    connection: AsyncConnection, refusals: Mapping[int, str], *, max_attempts: int
-) -> list[Row[Any]]:
-    """Count a refused attempt per row; rows reaching ``max_attempts`` become failed. Returns those rows."""
-    failed: list[Row[Any]] = []
-    for row_id, reason in refusals.items():
-        reached = outbox_messages.c.attempts + 1 >= max_attempts
-        result = await connection.execute(
-            update(outbox_messages)
-            .where(outbox_messages.c.id == row_id)
-            .values(
-                attempts=outbox_messages.c.attempts + 1,
-                last_error=reason[:2000],
-                status=case((reached, RowStatus.FAILED.value), else_=outbox_messages.c.status),
-            )
-            .returning(outbox_messages.c.id, outbox_messages.c.status)
-        )
-        row = result.first()
-        if row is not None and row.status == RowStatus.FAILED.value:
-            failed.append(row)
-    return failed
+@contextlib.asynccontextmanager
+async def batch_connection(engine: AsyncEngine) -> AsyncIterator[BatchConnection]:
+    """A pooled connection for one batch; a connection that failed is discarded, not returned to the pool."""
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        try:
+            yield BatchConnection(raw.driver_connection, engine.dialect.name)
+        except DATABASE_ERRORS:
+            await connection.invalidate()
+            raise
 
 
 async def acquire_lease(engine: AsyncEngine, *, name: str, holder: str, ttl: timedelta) -> bool:

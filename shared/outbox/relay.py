@@ -16,7 +16,7 @@ import signal
 import socket
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -34,7 +34,7 @@ from shared.outbox.messages import to_message
 from shared.outbox.retention import sweep_sent
 from shared.outbox.sender import BrokerRefused, MessageSender, MessageTooLarge
 from shared.outbox.signal import NOTIFY_CHANNEL, signal_for
-from shared.persistence.engine import is_sqlite, read_transaction
+from shared.persistence.engine import is_sqlite
 from shared.persistence.metadata import utcnow
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,10 @@ class RelaySettings:
 
 class BrokerUnavailable(Exception):
     """Rows could not be published for a transient reason; the relay backs off and tries again."""
+
+
+# Transient failures the relay backs off from: the broker, or the database (through SQLAlchemy or its driver).
+_BACK_OFF: tuple[type[BaseException], ...] = (BrokerUnavailable, *claims.DATABASE_ERRORS)
 
 
 @dataclass
@@ -102,6 +106,7 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._listener: AsyncConnection | None = None
         self.has_lease = False
+        self._lease_renewed = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -177,7 +182,7 @@ class OutboxRelay:
                 if published >= self.settings.batch_size:
                     continue  # a backlog: keep draining
                 await self._pause(self.settings.poll_interval)
-            except (BrokerUnavailable, SQLAlchemyError, OSError) as exc:
+            except _BACK_OFF as exc:
                 metrics.PUBLISH_ERRORS.inc()
                 log.warning("outbox relay backing off %.1fs: %s", backoff, exc)
                 await self._pause(backoff)
@@ -192,49 +197,53 @@ class OutboxRelay:
             await self._signal.wait(seconds)
 
     async def _hold_lease(self) -> bool:
+        # Renewing is a write transaction: renew once a third of the TTL has passed, not on every batch, so the
+        # lease never competes with producers for the SQLite write lock at hundreds of batches a second.
+        now = asyncio.get_running_loop().time()
+        if self.has_lease and now - self._lease_renewed < self.settings.lease_ttl.total_seconds() / 3:
+            return True
         self.has_lease = await claims.acquire_lease(
             self.engine, name=self.settings.lease_name, holder=self.holder, ttl=self.settings.lease_ttl
         )
+        if self.has_lease:
+            self._lease_renewed = now
         return self.has_lease
 
     async def run_once(self) -> int:
         """Publish one batch of pending rows; return how many were published. Raises BrokerUnavailable."""
         if self._sender is None:
             await self._open_channel()
-        if self._sqlite:
-            # One relay (the lease holder): read, publish outside any transaction, then mark in a short one,
-            # so the SQLite write lock is never held across network round trips.
-            # The read takes no write lock (a deferred transaction): producers' commits never wait for it.
-            async with read_transaction(self.engine) as connection:
-                rows = await claims.fetch_batch(
-                    connection,
-                    limit=self.settings.batch_size,
-                    lock=False,
-                    hold_on_failure=self.settings.hold_aggregate_on_failure,
-                )
-            if not rows:
-                return 0
-            outcome = await self._publish(rows)
-            async with self.engine.begin() as connection:
-                await self._record(connection, rows, outcome)
-        else:
-            # The row locks (and so the claim) last until the marks commit.
-            async with self.engine.begin() as connection:
-                rows = await claims.fetch_batch(
-                    connection,
-                    limit=self.settings.batch_size,
-                    lock=True,
-                    hold_on_failure=self.settings.hold_aggregate_on_failure,
+        settings = self.settings
+        async with claims.batch_connection(self.engine) as db:
+            if self._sqlite:
+                # One relay (the lease holder): read (one statement, no write lock, so producers' commits never
+                # wait for it), publish outside any transaction, then mark in a short write transaction, so the
+                # SQLite write lock is never held across network round trips.
+                rows = await db.fetch_batch(
+                    limit=settings.batch_size, lock=False, hold_on_failure=settings.hold_aggregate_on_failure
                 )
                 if not rows:
                     return 0
                 outcome = await self._publish(rows)
-                await self._record(connection, rows, outcome)
+                async with db.transaction():
+                    await self._record(db, rows, outcome)
+            else:
+                # The row locks (and so the claim) last until the marks commit.
+                async with db.transaction():
+                    rows = await db.fetch_batch(
+                        limit=settings.batch_size,
+                        lock=True,
+                        hold_on_failure=settings.hold_aggregate_on_failure,
+                    )
+                    if not rows:
+                        return 0
+                    outcome = await self._publish(rows)
+                    await self._record(db, rows, outcome)
         if outcome.transient is not None:
             raise BrokerUnavailable(outcome.transient)
         return len(outcome.sent)
 
-    async def _publish(self, rows: list[Mapping[str, Any]]) -> _Outcome:
+    async def _publish(self, rows: Sequence[Mapping[str, Any]]) -> _Outcome:
         """Publish rows: aggregates concurrently, each aggregate's rows strictly one after another."""
         chains: dict[object, list[Mapping[str, Any]]] = defaultdict(list)
         for row in rows:
@@ -270,14 +279,12 @@ class OutboxRelay:
             outcome.sent.append(row["id"])
 
     async def _record(
-        self, connection: AsyncConnection, rows: list[Mapping[str, Any]], outcome: _Outcome
+        self, db: claims.BatchConnection, rows: Sequence[Mapping[str, Any]], outcome: _Outcome
     ) -> None:
         now = utcnow()
-        await claims.mark_sent(connection, outcome.sent, at=now)
-        await claims.mark_failed(connection, outcome.failed)
-        gave_up = await claims.count_refusal(
-            connection, outcome.refused, max_attempts=self.settings.max_refusals
-        )
+        await db.mark_sent(outcome.sent, at=now)
+        await db.mark_failed(outcome.failed)
+        gave_up = await db.count_refusal(outcome.refused, max_attempts=self.settings.max_refusals)
         by_id = {row["id"]: row for row in rows}
         published: Counter[str] = Counter()
         for row_id in outcome.sent:
@@ -289,9 +296,9 @@ class OutboxRelay:
         for row_id, reason in outcome.failed.items():
             metrics.FAILED.labels(reason=reason.split(":", 1)[0]).inc()
             log.error("outbox row %s (%s) failed: %s", row_id, by_id[row_id]["message_type"], reason)
-        for failed in gave_up:
+        for row_id in gave_up:
             metrics.FAILED.labels(reason="BrokerRefused").inc()
-            log.error("outbox row %s failed: refused %d times", failed.id, self.settings.max_refusals)
+            log.error("outbox row %s failed: refused %d times", row_id, self.settings.max_refusals)
         if outcome.refused and outcome.transient is None:
             outcome.transient = next(iter(outcome.refused.values()))
 

@@ -160,6 +160,13 @@ async def test_each_aggregate_keeps_commit_order_when_many_aggregates_interleave
         event = ProbeHappened.model_validate(envelope.payload)
         by_probe.setdefault(event.probe_id, []).append(event.seq)
     assert by_probe == {name: list(range(1, 9)) for name in ("a", "b", "c", "d")}
+    assert await observer.get(fail=False) is None  # each row published once
+    async with engine.connect() as db:
+        marks = (await db.execute(select(outbox_messages.c.status, outbox_messages.c.attempts))).all()
+        sent_at = (await db.execute(select(outbox_messages.c.sent_at))).scalars().all()
+    assert len(marks) == 32
+    assert set(marks) == {("sent", 1)}  # every row marked once, after its confirm
+    assert all(at is not None and utcnow() - at < timedelta(minutes=1) for at in sent_at)
 
 
 async def test_unroutable_row_fails_without_blocking_others_when_no_queue_is_bound(
