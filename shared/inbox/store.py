@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared.inbox import metrics
 from shared.inbox.schema import inbox_messages
+from shared.persistence.engine import write_turn
 from shared.persistence.metadata import utcnow
 
 DEFAULT_RETENTION = timedelta(days=7)
@@ -74,7 +75,7 @@ async def sweep_inbox(
         statement = delete(inbox_messages).where(
             tuple_(inbox_messages.c.handler, inbox_messages.c.message_id).in_(oldest)
         )
-        async with engine.begin() as connection:
+        async with write_turn(engine), engine.begin() as connection:
             deleted = (await connection.execute(statement)).rowcount
         total += deleted
         if deleted < batch_size:

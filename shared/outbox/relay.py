@@ -34,7 +34,7 @@ from shared.outbox.messages import to_message
 from shared.outbox.retention import sweep_sent
 from shared.outbox.sender import BrokerRefused, MessageSender, MessageTooLarge
 from shared.outbox.signal import NOTIFY_CHANNEL, signal_for
-from shared.persistence.engine import is_sqlite
+from shared.persistence.engine import is_sqlite, write_turn
 from shared.persistence.metadata import utcnow
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,8 @@ class OutboxRelay:
             self._listener = None
         if self._sqlite and self.has_lease:
             with contextlib.suppress(SQLAlchemyError):
-                await claims.release_lease(self.engine, name=self.settings.lease_name, holder=self.holder)
+                async with write_turn(self.engine):
+                    await claims.release_lease(self.engine, name=self.settings.lease_name, holder=self.holder)
             self.has_lease = False
             self._signal.notify()  # a relay of this process waiting for the lease takes it now
         if self._channel is not None:
@@ -202,9 +203,10 @@ class OutboxRelay:
         now = asyncio.get_running_loop().time()
         if self.has_lease and now - self._lease_renewed < self.settings.lease_ttl.total_seconds() / 3:
             return True
-        self.has_lease = await claims.acquire_lease(
-            self.engine, name=self.settings.lease_name, holder=self.holder, ttl=self.settings.lease_ttl
-        )
+        async with write_turn(self.engine):
+            self.has_lease = await claims.acquire_lease(
+                self.engine, name=self.settings.lease_name, holder=self.holder, ttl=self.settings.lease_ttl
+            )
         if self.has_lease:
             self._lease_renewed = now
         return self.has_lease
@@ -225,7 +227,7 @@ class OutboxRelay:
                 if not rows:
                     return 0
                 outcome = await self._publish(rows)
-                async with db.transaction():
+                async with write_turn(self.engine), db.transaction():
                     await self._record(db, rows, outcome)
             else:
                 # The row locks (and so the claim) last until the marks commit.

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.outbox import metrics
 from shared.outbox.schema import RowStatus, outbox_messages
+from shared.persistence.engine import write_turn
 from shared.persistence.metadata import utcnow
 
 _c = outbox_messages.c
@@ -27,7 +28,7 @@ async def sweep_sent(
             .order_by(_c.id)
             .limit(batch_size)
         )
-        async with engine.begin() as connection:
+        async with write_turn(engine), engine.begin() as connection:
             deleted = (await connection.execute(delete(outbox_messages).where(_c.id.in_(oldest)))).rowcount
         total += deleted
         if deleted < batch_size:

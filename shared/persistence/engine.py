@@ -6,13 +6,16 @@ engine hides the differences that matter for correctness (SQLite write locking, 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -121,6 +124,37 @@ async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection
             yield connection
         finally:
             await connection.rollback()
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def write_turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Queue this process's SQLite writers on ``engine`` one behind the other (a no-op on PostgreSQL).
+
+    SQLite admits one writer; a connection that finds the write lock taken polls for it, sleeping 1, 2, 5 ... up
+    to 100 ms between tries, so concurrent units of work of one process (and its relay) waste most of their time
+    asleep. Taking turns here hands the lock over at once, in arrival order. Writers in other processes still
+    wait through ``busy_timeout``. Like ``busy_timeout``, gives up after 15 s (``OperationalError``).
+    """
+    if not is_sqlite(engine):
+        yield
+        return
+    lock = _WRITERS.get(engine.sync_engine)
+    if lock is None:
+        lock = _WRITERS[engine.sync_engine] = asyncio.Lock()
+    try:
+        async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+            await lock.acquire()
+    except TimeoutError as exc:
+        raise OperationalError(
+            "waiting for this process's SQLite writer", None, TimeoutError("database is locked")
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

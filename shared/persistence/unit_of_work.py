@@ -24,6 +24,7 @@ from shared.messaging.envelope import Envelope
 from shared.outbox.messages import event_row, task_row
 from shared.outbox.signal import signal_for
 from shared.outbox.writer import write_outbox_rows
+from shared.persistence.engine import write_turn
 from shared.persistence.metadata import utcnow
 from shared.persistence.repository import TrackingRepository
 
@@ -120,6 +121,10 @@ class SqlUnitOfWork:
         self._pending = []
         self._wrote_outbox = False
         self.first_time = True
+        # SQLite: this process's units of work write one after another (see write_turn); the turn lasts until the
+        # session is closed, exactly as long as SQLite's write lock (BEGIN IMMEDIATE at the first statement).
+        self._turn = write_turn(self.engine)
+        await self._turn.__aenter__()
         self.session = AsyncSession(self.engine, expire_on_commit=False, autoflush=False)
         try:
             self.start_repositories(self.session)
@@ -135,6 +140,7 @@ class SqlUnitOfWork:
                     raise AlreadyHandled(f"{self._handler} already handled message {self.message.message_id}")
         except BaseException:
             await self.session.close()
+            await self._turn.__aexit__(None, None, None)
             raise
         return self
 
@@ -143,7 +149,10 @@ class SqlUnitOfWork:
     ) -> None:
         # Closing rolls back whatever was not committed: no state, no outbox rows, no inbox mark.
         self._pending = []
-        await self.session.close()
+        try:
+            await self.session.close()
+        finally:
+            await self._turn.__aexit__(None, None, None)
 
     def record(self, event: Contract, *, aggregate_id: object | None = None) -> None:
         """Record an event not held by a tracked aggregate; it is written to the outbox at commit."""

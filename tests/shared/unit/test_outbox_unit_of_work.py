@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -91,3 +92,33 @@ async def test_relay_signal_is_set_when_a_commit_wrote_rows(engine: AsyncEngine)
         (await uow.probes.get_or_add("p")).bump()
         await uow.commit()
     assert await signal.wait(0)
+
+
+async def test_units_of_work_take_turns_and_all_commit_when_many_run_at_once_on_sqlite(
+    engine: AsyncEngine,
+) -> None:
+    async def bump_shared() -> None:
+        async with ProbeUnitOfWork(engine) as uow:
+            probe = await uow.probes.get_or_add("shared")
+            await asyncio.sleep(0)  # let the others try to interleave between the read and the write
+            probe.bump()
+            await uow.commit()
+
+    async def fail_midway() -> None:
+        async with ProbeUnitOfWork(engine) as uow:
+            await uow.probes.get_or_add("shared")
+            raise RuntimeError("handler failed")
+
+    await bump_shared()
+    outcomes = await asyncio.gather(
+        *(bump_shared() for _ in range(10)),
+        fail_midway(),
+        *(bump_shared() for _ in range(10)),
+        return_exceptions=True,
+    )
+    assert [type(o) for o in outcomes if o is not None] == [RuntimeError]  # a failed unit gave its turn back
+    async with ProbeUnitOfWork(engine) as uow:
+        probe = await uow.probes.get("shared")
+        assert probe is not None
+        assert probe.seq == 21  # no lost update, no "database is locked"
+    assert [row["message_type"] for row in await rows(engine)] == ["probe.happened.v1"] * 21
