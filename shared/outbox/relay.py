@@ -216,31 +216,27 @@ class OutboxRelay:
         if self._sender is None:
             await self._open_channel()
         settings = self.settings
-        async with claims.batch_connection(self.engine) as db:
-            if self._sqlite:
-                # One relay (the lease holder): read (one statement, no write lock, so producers' commits never
-                # wait for it), publish outside any transaction, then mark in a short write transaction, so the
-                # SQLite write lock is never held across network round trips.
-                rows = await db.fetch_batch(
-                    limit=settings.batch_size, lock=False, hold_on_failure=settings.hold_aggregate_on_failure
-                )
+        hold = settings.hold_aggregate_on_failure
+        if self._sqlite:
+            # One relay (the lease holder): read (one statement, no write lock, so producers' commits never wait for
+            # it), publish with no connection held, then mark in a short write transaction in this process's turn
+            # (turn first, then a connection, as units of work do), so neither the write lock nor a pooled
+            # connection is held across network round trips.
+            async with claims.batch_connection(self.engine) as db:
+                rows = await db.fetch_batch(limit=settings.batch_size, lock=False, hold_on_failure=hold)
+            if not rows:
+                return 0
+            outcome = await self._publish(rows)
+            async with write_turn(self.engine), claims.batch_connection(self.engine) as db, db.transaction():
+                await self._record(db, rows, outcome)
+        else:
+            # The row locks (and so the claim) last until the marks commit.
+            async with claims.batch_connection(self.engine) as db, db.transaction():
+                rows = await db.fetch_batch(limit=settings.batch_size, lock=True, hold_on_failure=hold)
                 if not rows:
                     return 0
                 outcome = await self._publish(rows)
-                async with write_turn(self.engine), db.transaction():
-                    await self._record(db, rows, outcome)
-            else:
-                # The row locks (and so the claim) last until the marks commit.
-                async with db.transaction():
-                    rows = await db.fetch_batch(
-                        limit=settings.batch_size,
-                        lock=True,
-                        hold_on_failure=settings.hold_aggregate_on_failure,
-                    )
-                    if not rows:
-                        return 0
-                    outcome = await self._publish(rows)
-                    await self._record(db, rows, outcome)
+                await self._record(db, rows, outcome)
         if outcome.transient is not None:
             raise BrokerUnavailable(outcome.transient)
         return len(outcome.sent)
