@@ -17,6 +17,7 @@ from shared.inbox.store import sweep_inbox
 from shared.messaging.connection import connect
 from shared.messaging.envelope import Envelope
 from shared.outbox import admin
+from shared.outbox import metrics as outbox_metrics
 from shared.outbox.relay import OutboxRelay, RelaySettings
 from shared.outbox.retention import sweep_sent
 from shared.outbox.schema import outbox_messages
@@ -300,6 +301,38 @@ async def test_sweeps_delete_only_old_rows_when_retention_runs(engine: AsyncEngi
         await uow.commit()
     assert await sweep_inbox(engine, older_than=timedelta(days=1)) == 0
     assert await sweep_inbox(engine, older_than=timedelta(seconds=-1)) == 1
+
+
+async def test_running_relay_sweeps_old_rows_and_sets_gauges_when_it_starts(
+    engine: AsyncEngine, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    await bump(engine, "kept", times=2)
+    async with engine.begin() as db:
+        await db.execute(
+            outbox_messages.update()
+            .where(outbox_messages.c.id == 1)
+            .values(status="sent", sent_at=utcnow() - timedelta(days=2))
+        )
+    # The loop publishes row 2; the housekeeping task (its own task, first sweep at start) deletes row 1.
+    outbox_metrics.PENDING_ROWS.set(-1)  # so the gauge's 0 below is this relay's reading
+    relay = OutboxRelay(engine, connection, settings=relay_settings(stats_interval=0.2))
+    await relay.start()
+    try:
+        await received(observer, 1)
+
+        async def swept() -> bool:
+            async with engine.connect() as db:
+                ids = (await db.execute(select(outbox_messages.c.id))).scalars().all()
+            return list(ids) == [2]
+
+        await wait_for(swept, timeout=10, message="the old sent row swept")
+        await wait_for(
+            lambda: REGISTRY.get_sample_value("warren_outbox_pending_rows") == 0.0,
+            timeout=10,
+            message="pending gauge at 0",
+        )
+    finally:
+        await relay.stop()
 
 
 async def test_metrics_count_published_rows_and_lag_when_relay_publishes(
