@@ -7,7 +7,8 @@ a fresh vhost with fresh databases, then measures, in the same run:
 * throughput: N checkouts fired with a bounded number in flight, checkouts/s from the first POST to the last
   outcome event (payment.captured, ...) seen on the broker;
 * latency: an open-loop steady rate (100/s by default): p50/p99 from sending the POST to the outcome event;
-* profile (``--profile``): py-spy samples every service during the steady phase; the hottest frames are printed.
+* profile (``--profile``): py-spy samples every service during the sustained steady phase; the hottest frames
+  are printed.
 
 Run: ``make bench`` or ``.venv/bin/python bench/bench_checkout.py --backend sqlite --count 300``.
 """
@@ -59,6 +60,27 @@ def cpu_seconds(process: ServiceProcess) -> float:
     assert process.process is not None
     fields = Path(f"/proc/{process.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(command: str) -> float:
+    """CPU seconds used so far by every process named ``command`` (the broker's beam.smp, postgres backends)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited meanwhile
+        name, rest = text.split(" (", 1)[1].rsplit(")", 1)
+        if name == command:
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine spent busy (all cores, /proc/stat: everything but idle and iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -271,6 +293,7 @@ def summarise_profile(path: Path, top: int = 10) -> list[str]:
         return ["   (no samples)"]
     by_package: collections.Counter[str] = collections.Counter()
     ours: collections.Counter[str] = collections.Counter()
+    hottest: collections.Counter[str] = collections.Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -284,10 +307,14 @@ def summarise_profile(path: Path, top: int = 10) -> list[str]:
         if function in {"select", "poll"} or "selectors" in file:
             package = "(idle: waiting for I/O)"
         by_package[package] += count
+        hottest[f"{function} ({file})"] += count
         for function, file in {f for f in frames if f[1].startswith(("payment/", "shared/"))}:
             ours[f"{function} ({file})"] += count
     lines = ["   self time by package:"]
     lines += [f"   {100 * c / total:5.1f}%  {name}" for name, c in by_package.most_common(top)]
+    # Self time of a pure-Python frame includes the C calls it makes (a socket send shows as asyncio's).
+    lines.append("   hottest frames (self):")
+    lines += [f"   {100 * c / total:5.1f}%  {name}" for name, c in hottest.most_common(top)]
     lines.append("   our frames (inclusive):")
     lines += [f"   {100 * c / total:5.1f}%  {name}" for name, c in ours.most_common(top)]
     return lines
@@ -366,6 +393,8 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         base_rate, base_p99 = await baseline(client, payment.url, 1000, args.concurrency)
         print(f"   baseline GET /healthz: {base_rate:8.1f} req/s, p99 {1000 * base_p99:.1f} ms")
         cpu_before = {p.module: cpu_seconds(p) for p in (gateway, *services)}
+        infra_before = {name: cpu_of(name) for name in ("beam.smp", "postgres")}
+        machine_before = machine_cpu()
         client_before = time.process_time()
         rate, outcomes = await throughput(client, payment.url, listener, args.count, args.concurrency)
         cpu_ms = {
@@ -377,6 +406,10 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             f"ratio to baseline {rate / base_rate:.3f}"
         )
         client_ms = 1000 * (time.process_time() - client_before) / args.count
+        infra_ms = {
+            name: 1000 * (cpu_of(name) - before) / args.count for name, before in infra_before.items()
+        }
+        machine_ms = 1000 * (machine_cpu() - machine_before) / args.count
         total_cpu = sum(cpu_ms.values())
         print(
             "   CPU per checkout: "
@@ -384,11 +417,15 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             + f"; total {total_cpu:.1f} ms, so 2 cores allow at most {2000 / total_cpu:.0f} checkouts/s"
             + f" (the bench client itself: {client_ms:.1f} ms)"
         )
+        # Where the rest of the machine's time went: the broker, the database (PostgreSQL backends that live as
+        # long as the pools; on SQLite this is ~0), and what is left (kernel, other processes).
+        print(
+            f"   whole machine per checkout: {machine_ms:.1f} ms busy = services {total_cpu:.1f} + client "
+            f"{client_ms:.1f} + RabbitMQ {infra_ms['beam.smp']:.1f} + PostgreSQL {infra_ms['postgres']:.1f}"
+            f" + other {machine_ms - total_cpu - client_ms - sum(infra_ms.values()):.1f} ms"
+        )
 
-        profilers = start_profilers(services, args.duration, workdir) if args.profile else []
         latencies, achieved = await steady(client, payment.url, listener, args.rate, args.duration)
-        for profiler in profilers:
-            profiler.wait(timeout=60)
         p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
         print(
             f"   steady {args.rate:.0f}/s for {args.duration:.0f}s (sent at {achieved:.1f}/s): "
@@ -398,7 +435,13 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         # The same at a rate the suite keeps up with on this machine: latency without a growing backlog.
         easy_rate = max(1.0, min(args.rate, args.sustained_fraction * rate))
         await listener.wait_for(list(listener.seen), timeout=1)
+        # Profiled here, not at the overloaded rate: py-spy samples wall-clock stacks, and a process waiting in
+        # the run queue shows as busy in whatever frame it was preempted (a loopback socket write that woke
+        # its peer), which hides where the CPU actually goes.
+        profilers = start_profilers(services, args.duration, workdir) if args.profile else []
         easy, easy_achieved = await steady(client, payment.url, listener, easy_rate, args.duration)
+        for profiler in profilers:
+            profiler.wait(timeout=60)
         e50, e99 = percentile(easy, 0.5), percentile(easy, 0.99)
         print(
             f"   steady {easy_rate:.0f}/s ({args.sustained_fraction:.0%} of the throughput) for "
@@ -407,7 +450,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         )
         if profilers:
             for process in services:
-                print(f"   profile of {process.module} at {args.rate:.0f}/s (share of samples):")
+                print(f"   profile of {process.module} at {easy_rate:.0f}/s (share of samples):")
                 print("\n".join(summarise_profile(workdir / f"{process.module}.profile.txt")))
         return {
             "easy_rate": easy_rate,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -108,6 +109,11 @@ async def run_until_stopped(
     install_stop_signals(stop)
     lifecycle = Lifecycle(components, stop_timeout=stop_timeout)
     await lifecycle.start()
+    # Everything alive now (imported modules, settings, engines, compiled statements) lives as long as the
+    # process: move it out of the collector's reach, so a full collection no longer walks that heap (about
+    # 100 ms here, landing in the middle of whatever message or request is being handled at the time).
+    gc.collect()
+    gc.freeze()
     log.info("ready")
     try:
         await stop.wait()
