@@ -33,7 +33,7 @@ from shared.outbox.admin import outbox_stats
 from shared.outbox.messages import to_message
 from shared.outbox.retention import sweep_sent
 from shared.outbox.sender import BrokerRefused, MessageSender, MessageTooLarge
-from shared.outbox.signal import NOTIFY_CHANNEL, signal_for
+from shared.outbox.signal import NOTIFY_CHANNEL, notify_payload, signal_for
 from shared.persistence.engine import is_sqlite, write_turn
 from shared.persistence.metadata import utcnow
 
@@ -105,6 +105,8 @@ class OutboxRelay:
         self._housekeeper: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._listener: AsyncConnection | None = None
+        # PostgreSQL: the relay's own connection for its batches, kept between them (see HeldConnection).
+        self._held = claims.HeldConnection(engine)
         self.has_lease = False
         self._lease_renewed = 0.0
 
@@ -138,6 +140,7 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await self._listener.close()
             self._listener = None
+        await self._held.close()
         if self._sqlite and self.has_lease:
             with contextlib.suppress(SQLAlchemyError):
                 async with write_turn(self.engine):
@@ -160,9 +163,14 @@ class OutboxRelay:
         try:
             self._listener = await self.engine.connect()
             raw = await self._listener.get_raw_connection()
-            await raw.driver_connection.add_listener(  # type: ignore[union-attr]
-                NOTIFY_CHANNEL, lambda *_: self._signal.notify()
-            )
+            own = notify_payload(self.engine)
+
+            def on_notify(_connection: object, _pid: int, _channel: str, payload: str) -> None:
+                # Commits through this relay's engine already woke it in-process (see notify_payload).
+                if payload != own:
+                    self._signal.notify()
+
+            await raw.driver_connection.add_listener(NOTIFY_CHANNEL, on_notify)  # type: ignore[union-attr]
             await self._listener.commit()
         except (SQLAlchemyError, OSError) as exc:
             # Polling still delivers everything; only the wake-up latency suffers.
@@ -231,7 +239,7 @@ class OutboxRelay:
                 await self._record(db, rows, outcome)
         else:
             # The row locks (and so the claim) last until the marks commit.
-            async with claims.batch_connection(self.engine) as db, db.transaction():
+            async with self._held.use() as db, db.transaction():
                 rows = await db.fetch_batch(limit=settings.batch_size, lock=True, hold_on_failure=hold)
                 if not rows:
                     return 0

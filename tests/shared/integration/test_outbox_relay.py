@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import aio_pika
+import asyncpg
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 from prometheus_client import REGISTRY
@@ -21,6 +22,7 @@ from shared.outbox import metrics as outbox_metrics
 from shared.outbox.relay import OutboxRelay, RelaySettings
 from shared.outbox.retention import sweep_sent
 from shared.outbox.schema import outbox_messages
+from shared.outbox.signal import NOTIFY_CHANNEL, notify_payload, signal_for
 from shared.persistence.engine import create_engine
 from shared.persistence.metadata import utcnow
 from shared.persistence.unit_of_work import AlreadyHandled
@@ -345,3 +347,64 @@ async def test_metrics_count_published_rows_and_lag_when_relay_publishes(
     assert await relay.run_once() == 2
     assert REGISTRY.get_sample_value("warren_outbox_published_total", {"kind": "event"}) == before + 2
     assert REGISTRY.get_sample_value("warren_outbox_relay_lag_seconds_count") == lag_before + 2
+
+
+async def test_relay_ignores_notifications_of_its_own_engine_and_wakes_on_others(
+    postgres_url: str, connection: AbstractRobustConnection
+) -> None:
+    # A commit through the relay's own engine wakes it in-process; its NOTIFY, a moment later, must not wake it
+    # a second time for an empty batch (at a trickle that was four batches in ten, each a transaction).
+    engine = create_engine(postgres_url)
+    await create_tables(engine)
+    relay = OutboxRelay(engine, connection, settings=relay_settings(poll_interval=60))
+    wakes: list[str] = []
+    signal = signal_for(engine)
+    notify = signal.notify
+
+    def counting() -> None:
+        wakes.append("wake")
+        notify()
+
+    signal.notify = counting  # type: ignore[method-assign]
+    await relay.start()
+    notifier = await asyncpg.connect(postgres_url.replace("+asyncpg", ""))
+    try:
+        await notifier.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, notify_payload(engine))
+        await notifier.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, "another-host:1:abc")
+        # Notifications arrive in order: once the second woke the relay, the first one was seen and skipped.
+        await wait_for(lambda: bool(wakes), timeout=5)
+        assert wakes == ["wake"]
+    finally:
+        await notifier.close()
+        await relay.stop()
+        signal.notify = notify  # type: ignore[method-assign]
+        await engine.dispose()
+
+
+async def test_relay_replaces_its_kept_connection_when_the_database_drops_it(
+    postgres_url: str, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    # The relay keeps one connection for its batches; when the server ends it, a batch fails (backed off) and
+    # the next takes a fresh connection: nothing is lost.
+    engine = create_engine(postgres_url)
+    await create_tables(engine)
+    relay = OutboxRelay(engine, connection, settings=relay_settings(poll_interval=0.2))
+    await relay.start()
+    admin_connection = await asyncpg.connect(postgres_url.replace("+asyncpg", ""))
+    try:
+        await bump(engine, "before")
+        await received(observer, 1, timeout=5)
+        # Every other session of this database goes: the relay's kept connection, its listener, the pool's.
+        await admin_connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        writer = create_engine(postgres_url)  # the pool of `engine` lost its connections too
+        await bump(writer, "after")
+        await writer.dispose()
+        [envelope] = await received(observer, 1, timeout=10)
+        assert envelope.payload["probe_id"] == "after"
+    finally:
+        await admin_connection.close()
+        await relay.stop()
+        await engine.dispose()
