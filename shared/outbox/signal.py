@@ -37,8 +37,10 @@ class OutboxSignal:
 
     async def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a notification; True when one came. Clears it for the next wait."""
+        # asyncio.timeout, not wait_for: no extra task per wait (the relay waits once per batch).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
         woke = self._event.is_set()
         self._event.clear()
         return woke
