@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.inbox import metrics
 from shared.inbox.schema import inbox_messages
@@ -25,15 +25,13 @@ _MARK = {
 
 
 async def mark_handled(
-    session: AsyncSession | AsyncConnection, *, handler: str, message_id: str, message_type: str | None = None
+    connection: AsyncConnection, *, handler: str, message_id: str, message_type: str | None = None
 ) -> bool:
     """Record that ``handler`` handles ``message_id``; False when it already had (a duplicate delivery).
 
     Runs inside the handler's transaction, so the mark commits or rolls back with the effects. On PostgreSQL a
     concurrent duplicate waits here for the first transaction and then sees its mark: never both run.
     """
-    # Core on the session's connection: the ORM adds nothing to one INSERT but its per-statement overhead.
-    connection = await session.connection() if isinstance(session, AsyncSession) else session
     result = await connection.execute(
         _MARK[connection.dialect.name],
         {"handler": handler, "message_id": message_id, "message_type": message_type, "handled_at": utcnow()},
@@ -44,12 +42,12 @@ async def mark_handled(
     return first_time
 
 
-async def was_handled(session: AsyncSession | AsyncConnection, *, handler: str, message_id: str) -> bool:
+async def was_handled(connection: AsyncConnection, *, handler: str, message_id: str) -> bool:
     """True when ``handler`` has a committed mark for ``message_id``."""
     query = select(inbox_messages.c.message_id).where(
         inbox_messages.c.handler == handler, inbox_messages.c.message_id == message_id
     )
-    return (await session.execute(query)).first() is not None
+    return (await connection.execute(query)).first() is not None
 
 
 async def sweep_inbox(

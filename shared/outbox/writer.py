@@ -5,7 +5,7 @@ One statement per commit: a single row is one ``INSERT``, several are one multi-
 (``RETURNING pg_notify(...)``: PostgreSQL sends one notification per channel and payload at commit, and none on
 rollback), so waking them costs no extra round trip; the payload names the engine and process, and a relay on
 that same engine, already woken in-process, skips it. Statements are built once, so SQLAlchemy's compiled cache
-serves every commit, and they run on the session's connection (Core), not through the ORM.
+serves every commit, and they run on the unit of work's connection.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Insert, func, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.outbox.schema import outbox_messages
 from shared.outbox.signal import NOTIFY_CHANNEL, notify_payload
@@ -34,12 +34,11 @@ def _insert_and_notify(connection: AsyncConnection) -> Insert:
 
 
 async def write_outbox_rows(
-    session: AsyncSession | AsyncConnection, rows: Sequence[dict[str, Any]], *, notify: bool = True
+    connection: AsyncConnection, rows: Sequence[dict[str, Any]], *, notify: bool = True
 ) -> None:
     """Add ``rows`` to the outbox in the open transaction; on PostgreSQL also NOTIFY relays (sent at commit)."""
     if not rows:
         return
-    connection = await session.connection() if isinstance(session, AsyncSession) else session
     statement = (
         _insert_and_notify(connection) if notify and connection.dialect.name == "postgresql" else _INSERT
     )

@@ -3,7 +3,7 @@
 The unit of work lives in :mod:`shared.persistence.unit_of_work` (import it from there).
 """
 
-from shared.persistence.engine import create_engine, is_sqlite, read_transaction, session_factory
+from shared.persistence.engine import create_engine, is_sqlite, read_transaction
 from shared.persistence.metadata import PLATFORM_METADATA, UTCDateTime, new_metadata, utcnow
 
 __all__ = [
@@ -13,6 +13,5 @@ __all__ = [
     "is_sqlite",
     "new_metadata",
     "read_transaction",
-    "session_factory",
     "utcnow",
 ]

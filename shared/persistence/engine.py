@@ -16,13 +16,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 # A writer waiting for the SQLite write lock gives up after this long (the lock is held for milliseconds).
@@ -155,8 +149,3 @@ async def write_turn(engine: AsyncEngine) -> AsyncIterator[None]:
         yield
     finally:
         lock.release()
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for units of work: objects stay readable after commit; no implicit autoflush surprises."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 A = TypeVar("A")
 
 
 class TrackingRepository(Generic[A]):
-    """Subclass per aggregate; call :meth:`track` on everything ``add``-ed or loaded."""
+    """Subclass per aggregate, built on the unit of work's connection; call :meth:`track` on everything
+    ``add``-ed or loaded."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
         self.seen: dict[Any, A] = {}
 
     def track(self, aggregate: A) -> A:

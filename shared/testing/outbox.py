@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import Column, Integer, String, Table, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.contracts.base import Event
 from shared.messaging.connection import connect
@@ -75,7 +75,7 @@ class ProbeRepository(TrackingRepository[Probe]):
         if probe_id in self.seen:
             return self.seen[probe_id]
         query = select(probes.c.seq).where(probes.c.id == probe_id).with_for_update()
-        seq = (await self.session.execute(query)).scalar()
+        seq = (await self.connection.execute(query)).scalar()
         return None if seq is None else self.track(Probe(probe_id, seq))
 
     async def get_or_add(self, probe_id: str) -> Probe:
@@ -85,10 +85,10 @@ class ProbeRepository(TrackingRepository[Probe]):
     async def flush(self) -> None:
         for probe in self.seen.values():
             if probe.new:
-                await self.session.execute(probes.insert().values(id=probe.id, seq=probe.seq))
+                await self.connection.execute(probes.insert().values(id=probe.id, seq=probe.seq))
                 probe.new = False
             else:
-                await self.session.execute(
+                await self.connection.execute(
                     update(probes).where(probes.c.id == probe.id).values(seq=probe.seq)
                 )
 
@@ -99,8 +99,8 @@ class ProbeUnitOfWork(SqlUnitOfWork):
     def __init__(self, engine: AsyncEngine, **kwargs: Any) -> None:
         super().__init__(engine, producer="probe", **kwargs)
 
-    def start_repositories(self, session: AsyncSession) -> None:
-        self.probes = ProbeRepository(session)
+    def start_repositories(self, connection: AsyncConnection) -> None:
+        self.probes = ProbeRepository(connection)
 
     async def flush_state(self) -> None:
         await self.probes.flush()

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fraud.adapters.tables import assessments, customers
 from fraud.domain.rules import Assessment
@@ -17,16 +17,15 @@ from shared.persistence.repository import TrackingRepository
 
 
 class SqlAssessmentRepository(TrackingRepository[Assessment]):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__(session)
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__(connection)
         self._new: set[str] = set()
 
     async def get(self, payment_id: str) -> Assessment | None:
         if payment_id in self.seen:
             return self.seen[payment_id]
         row = (
-            await self._session.execute(select(assessments).where(assessments.c.payment_id == payment_id))
+            await self.connection.execute(select(assessments).where(assessments.c.payment_id == payment_id))
         ).first()
         if row is None:
             return None
@@ -47,16 +46,16 @@ class SqlAssessmentRepository(TrackingRepository[Assessment]):
     async def lock_customer(self, customer_id: str) -> None:
         # An upsert takes the customer's row lock on PostgreSQL (held to commit); SQLite's write lock
         # already serialises every transaction.
-        dialect = self._session.get_bind().dialect.name
+        dialect = self.connection.dialect.name
         upsert: Any = (pg_insert if dialect == "postgresql" else sqlite_insert)(customers)
-        await self._session.execute(
+        await self.connection.execute(
             upsert.values(customer_id=customer_id).on_conflict_do_update(
                 index_elements=[customers.c.customer_id], set_={"customer_id": customer_id}
             )
         )
 
     async def count_between(self, customer_id: str, after: datetime, before: datetime) -> int:
-        count = await self._session.scalar(
+        count = await self.connection.scalar(
             select(func.count())
             .select_from(assessments)
             .where(
@@ -71,7 +70,7 @@ class SqlAssessmentRepository(TrackingRepository[Assessment]):
         """Insert the new assessments (an assessment never changes once made)."""
         for payment_id in sorted(self._new):
             assessment = self.seen[payment_id]
-            await self._session.execute(
+            await self.connection.execute(
                 insert(assessments).values(
                     payment_id=assessment.payment_id,
                     customer_id=assessment.customer_id,

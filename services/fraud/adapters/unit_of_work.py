@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fraud.adapters.metrics import ASSESSMENTS
 from fraud.adapters.repositories import SqlAssessmentRepository
@@ -16,8 +16,8 @@ class SqlFraudUnitOfWork(SqlUnitOfWork):
     def __init__(self, engine: AsyncEngine, *, correlation_id: str | None = None) -> None:
         super().__init__(engine, producer="fraud", correlation_id=correlation_id)
 
-    def start_repositories(self, session: AsyncSession) -> None:
-        self.assessments = SqlAssessmentRepository(session)
+    def start_repositories(self, connection: AsyncConnection) -> None:
+        self.assessments = SqlAssessmentRepository(connection)
 
     async def flush_state(self) -> None:
         await self.assessments.flush()

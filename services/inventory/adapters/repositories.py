@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inventory.adapters.tables import reservations, stock
 from inventory.domain.model import Line, Reservation, ReservationStatus, StockLevel, Taken
@@ -23,8 +23,8 @@ class ConcurrentReservationUpdate(TransientError):
 
 
 class SqlStockRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def _move(self, sku: str, *, available: int = 0, reserved: int = 0, sold: int = 0) -> int | None:
         """Apply the deltas if no count would go negative; the new available count, or None if refused."""
@@ -42,7 +42,7 @@ class SqlStockRepository:
             statement = statement.where(stock.c.available >= -available)
         if reserved < 0:
             statement = statement.where(stock.c.reserved >= -reserved)
-        row = (await self._session.execute(statement)).first()
+        row = (await self._connection.execute(statement)).first()
         return None if row is None else int(row.available)
 
     async def take(self, lines: tuple[Line, ...]) -> Taken:
@@ -84,19 +84,19 @@ class SqlStockRepository:
         return True
 
     async def set_available(self, sku: str, available: int) -> StockLevel:
-        dialect = self._session.get_bind().dialect.name
+        dialect = self._connection.dialect.name
         upsert: Any = (pg_insert if dialect == "postgresql" else sqlite_insert)(stock)
         statement = (
             upsert.values(sku=sku, available=available, reserved=0, sold=0)
             .on_conflict_do_update(index_elements=[stock.c.sku], set_={"available": available})
             .returning(stock.c.sku, stock.c.available, stock.c.reserved, stock.c.sold)
         )
-        row = (await self._session.execute(statement)).one()
+        row = (await self._connection.execute(statement)).one()
         return StockLevel(row.sku, row.available, row.reserved, row.sold)
 
     async def get(self, sku: str) -> StockLevel | None:
         row = (
-            await self._session.execute(
+            await self._connection.execute(
                 select(stock.c.sku, stock.c.available, stock.c.reserved, stock.c.sold).where(
                     stock.c.sku == sku
                 )
@@ -109,15 +109,15 @@ class SqlReservationRepository(TrackingRepository[Reservation]):
     """Tracks what it hands out (the unit of work collects their events); ``flush`` writes them, checking
     that nobody changed a reservation's status since it was read."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__(session)
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__(connection)
         self._loaded: dict[str, dict[str, Any] | None] = {}  # the row as read (None: new)
 
     async def get(self, payment_id: str) -> Reservation | None:
         if payment_id in self.seen:
             return self.seen[payment_id]
         row = (
-            await self.session.execute(
+            await self.connection.execute(
                 select(reservations).where(reservations.c.payment_id == payment_id).with_for_update()
             )
         ).first()
@@ -140,7 +140,7 @@ class SqlReservationRepository(TrackingRepository[Reservation]):
         self.track(reservation)
 
     async def expired(self, now: datetime, limit: int) -> list[str]:
-        rows = await self.session.execute(
+        rows = await self.connection.execute(
             select(reservations.c.payment_id)
             .where(reservations.c.status == ReservationStatus.RESERVED, reservations.c.expires_at <= now)
             .order_by(reservations.c.expires_at)
@@ -153,9 +153,9 @@ class SqlReservationRepository(TrackingRepository[Reservation]):
         for payment_id, reservation in self.seen.items():
             loaded, row = self._loaded[payment_id], _row(reservation)
             if loaded is None:
-                await self.session.execute(insert(reservations).values(**row))
+                await self.connection.execute(insert(reservations).values(**row))
             elif row != loaded:
-                result = await self.session.execute(
+                result = await self.connection.execute(
                     update(reservations)
                     .where(reservations.c.payment_id == payment_id, reservations.c.status == loaded["status"])
                     .values(**row)

@@ -3,7 +3,7 @@ transaction (the shared :class:`~shared.persistence.unit_of_work.SqlUnitOfWork` 
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inventory.adapters.metrics import EVENTS
 from inventory.adapters.repositories import SqlReservationRepository, SqlStockRepository
@@ -17,9 +17,9 @@ class SqlInventoryUnitOfWork(SqlUnitOfWork):
     def __init__(self, engine: AsyncEngine, *, correlation_id: str | None = None) -> None:
         super().__init__(engine, producer="inventory", correlation_id=correlation_id)
 
-    def start_repositories(self, session: AsyncSession) -> None:
-        self.stock = SqlStockRepository(session)
-        self.reservations = SqlReservationRepository(session)
+    def start_repositories(self, connection: AsyncConnection) -> None:
+        self.stock = SqlStockRepository(connection)
+        self.reservations = SqlReservationRepository(connection)
 
     async def flush_state(self) -> None:
         await self.reservations.flush()

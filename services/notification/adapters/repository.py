@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notification.adapters.orm import notifications
 from notification.domain.model import Channel, Notification, Status
@@ -43,23 +43,23 @@ def _from_row(row: Row[Any]) -> Notification:
 
 
 class NotificationRepository:
-    """Notifications within a unit of work's session."""
+    """Notifications on a unit of work's connection (or any connection in a transaction)."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def get(self, notification_id: str) -> Notification | None:
         row = (
-            await self._session.execute(select(notifications).where(notifications.c.id == notification_id))
+            await self._connection.execute(select(notifications).where(notifications.c.id == notification_id))
         ).first()
         return _from_row(row) if row is not None else None
 
     async def exists(self, notification_id: str) -> bool:
         query = select(func.count()).select_from(notifications).where(notifications.c.id == notification_id)
-        return bool((await self._session.execute(query)).scalar_one())
+        return bool((await self._connection.execute(query)).scalar_one())
 
     async def add(self, notification: Notification) -> None:
-        await self._session.execute(notifications.insert().values(**_to_row(notification)))
+        await self._connection.execute(notifications.insert().values(**_to_row(notification)))
 
     async def stalled(self, older_than: datetime, limit: int) -> list[Notification]:
         """Pending or sending notifications untouched since ``older_than`` (their task may have been lost)."""
@@ -70,7 +70,7 @@ class NotificationRepository:
             .order_by(notifications.c.created_at)
             .limit(limit)
         )
-        return [_from_row(row) for row in (await self._session.execute(query)).all()]
+        return [_from_row(row) for row in (await self._connection.execute(query)).all()]
 
 
 class DeliveryStore:

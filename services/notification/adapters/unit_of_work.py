@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notification.adapters.repository import NotificationRepository
 from shared.persistence.unit_of_work import SqlUnitOfWork
@@ -18,5 +18,5 @@ class NotificationUnitOfWork(SqlUnitOfWork):
     def __init__(self, engine: AsyncEngine, *, correlation_id: str | None = None) -> None:
         super().__init__(engine, producer=PRODUCER, correlation_id=correlation_id)
 
-    def start_repositories(self, session: AsyncSession) -> None:
-        self.notifications = NotificationRepository(session)
+    def start_repositories(self, connection: AsyncConnection) -> None:
+        self.notifications = NotificationRepository(connection)

@@ -7,13 +7,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
 from notification.adapters.repository import NotificationRepository
 from notification.entrypoints.delivery_runtime import DeliveryRuntime
 from notification.service_layer.tasks import DELIVER_TASK, QUEUE
 from shared.inbox.store import sweep_inbox
 from shared.outbox.retention import sweep_sent
+from shared.persistence.engine import read_transaction
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +26,8 @@ async def redispatch_stalled(rt: DeliveryRuntime, send_task: SendTask, *, limit:
     operator purging a queue; the stored status is the truth, and delivery is idempotent, so re-queueing is safe.
     """
     older_than = datetime.now(UTC) - timedelta(seconds=rt.settings.stalled_after_seconds)
-    async with async_sessionmaker(rt.engine)() as session:
-        stalled = await NotificationRepository(session).stalled(older_than, limit)
+    async with read_transaction(rt.engine) as connection:
+        stalled = await NotificationRepository(connection).stalled(older_than, limit)
     for notification in stalled:
         send_task(
             DELIVER_TASK[notification.channel], args=[notification.id], queue=QUEUE[notification.channel]

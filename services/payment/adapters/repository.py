@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment.adapters.orm import payments
 from payment.domain.model import (
@@ -49,10 +49,10 @@ _VOID_DUE = (
 
 
 class SqlPaymentRepository:
-    """Loads payments in a unit of work's session; :meth:`flush` writes what changed."""
+    """Loads payments on a unit of work's connection; :meth:`flush` writes what changed."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
         # payment id -> (the payment, its row as loaded, or None when new)
         self.seen: dict[str, tuple[Payment, dict[str, Any] | None]] = {}
 
@@ -62,22 +62,24 @@ class SqlPaymentRepository:
     async def get(self, payment_id: str) -> Payment | None:
         if payment_id in self.seen:
             return self.seen[payment_id][0]
-        row = (await self._session.execute(_BY_ID_FOR_UPDATE, {"payment_id": payment_id})).mappings().first()
+        row = (
+            (await self._connection.execute(_BY_ID_FOR_UPDATE, {"payment_id": payment_id})).mappings().first()
+        )
         return None if row is None else self._track(dict(row))
 
     async def read(self, payment_id: str) -> Payment | None:
-        row = (await self._session.execute(_BY_ID, {"payment_id": payment_id})).mappings().first()
+        row = (await self._connection.execute(_BY_ID, {"payment_id": payment_id})).mappings().first()
         return None if row is None else to_payment(dict(row))
 
     async def by_idempotency_key(self, key: str) -> Payment | None:
-        row = (await self._session.execute(_BY_KEY, {"key": key})).mappings().first()
+        row = (await self._connection.execute(_BY_KEY, {"key": key})).mappings().first()
         return None if row is None else self._track(dict(row))
 
     async def due_for_charge(self, now: datetime, limit: int) -> Sequence[str]:
-        return list((await self._session.execute(_DUE, {"now": now, "limit": limit})).scalars())
+        return list((await self._connection.execute(_DUE, {"now": now, "limit": limit})).scalars())
 
     async def due_for_void(self, now: datetime, limit: int) -> Sequence[str]:
-        return list((await self._session.execute(_VOID_DUE, {"now": now, "limit": limit})).scalars())
+        return list((await self._connection.execute(_VOID_DUE, {"now": now, "limit": limit})).scalars())
 
     def _track(self, row: dict[str, Any]) -> Payment:
         payment = to_payment(row)
@@ -91,12 +93,12 @@ class SqlPaymentRepository:
             row = to_row(payment)
             if loaded is None:
                 row["version"] = payment.version = 1
-                await self._session.execute(_INSERT, row)
+                await self._connection.execute(_INSERT, row)
             elif row != loaded:
                 row["version"] = payment.version + 1
                 params = {**row, "b_id": payment.id, "b_version": payment.version}
                 del params["id"]
-                result = await self._session.execute(_UPDATE, params)
+                result = await self._connection.execute(_UPDATE, params)
                 if result.rowcount != 1:  # type: ignore[attr-defined]
                     raise ConcurrencyConflict(f"payment {payment.id} changed since it was read")
                 payment.version += 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payment.adapters.repository import SqlPaymentRepository
 from payment.domain.model import Payment
@@ -27,8 +27,8 @@ class SqlPaymentUnitOfWork(SqlUnitOfWork):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, producer="payment")
 
-    def start_repositories(self, session: AsyncSession) -> None:
-        self.payments = SqlPaymentRepository(session)
+    def start_repositories(self, connection: AsyncConnection) -> None:
+        self.payments = SqlPaymentRepository(connection)
 
     def tracked_aggregates(self) -> Iterable[Aggregate]:
         return [payment for payment, _ in self.payments.seen.values()]

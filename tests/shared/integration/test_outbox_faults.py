@@ -124,7 +124,7 @@ class Consumer:
             uow = ProbeUnitOfWork(self.engine)
             async with uow.handling(envelope, handler="probe.apply") as first_time:
                 if first_time:
-                    await uow.session.execute(
+                    await uow.connection.execute(
                         probe_effects.insert().values(probe_id=event.probe_id, seq=event.seq, applied=1)
                     )
                     await uow.commit()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,6 +15,7 @@ from shared.messaging.envelope import Envelope
 from shared.outbox.schema import outbox_messages
 from shared.outbox.signal import signal_for
 from shared.persistence.engine import create_engine
+from shared.persistence.unit_of_work import AlreadyHandled
 from shared.testing.outbox import ProbeHappened, ProbeUnitOfWork, create_tables
 
 
@@ -69,6 +71,46 @@ async def test_events_carry_the_handled_message_causality_when_bound_to_it(engin
     [row] = await rows(engine)
     assert (row["correlation_id"], row["causation_id"]) == ("corr", str(incoming.message_id))
     assert row["traceparent"] == incoming.traceparent
+
+
+async def test_events_carry_the_active_span_and_no_traceparent_without_one_when_not_bound_to_a_message(
+    engine: AsyncEngine,
+) -> None:
+    span = trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+            span_id=0xB7AD6B7169203331,
+            is_remote=False,
+            trace_flags=trace.TraceFlags(1),
+        )
+    )
+    with trace.use_span(span):
+        async with ProbeUnitOfWork(engine) as uow:
+            (await uow.probes.get_or_add("traced")).bump()
+            await uow.commit()
+    async with ProbeUnitOfWork(engine) as uow:
+        (await uow.probes.get_or_add("untraced")).bump()
+        await uow.commit()
+    traced, untraced = await rows(engine)
+    assert traced["traceparent"] == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    assert untraced["traceparent"] is None
+
+
+async def test_connection_and_write_turn_are_given_back_when_a_duplicate_is_refused_on_entry(
+    engine: AsyncEngine,
+) -> None:
+    incoming = Envelope(type="fraud.assessed.v1", correlation_id="c", producer="fraud", payload={})
+    async with ProbeUnitOfWork(engine).for_message(incoming, handler="probe.h") as uow:
+        await uow.commit()
+    with pytest.raises(AlreadyHandled):
+        async with ProbeUnitOfWork(engine).for_message(incoming, handler="probe.h"):
+            pytest.fail("a duplicate must not run the body")
+    assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    async with asyncio.timeout(1):  # the turn is free: a second writer enters at once
+        async with ProbeUnitOfWork(engine) as uow:
+            (await uow.probes.get_or_add("next")).bump()
+            await uow.commit()
+    assert [row["aggregate_id"] for row in await rows(engine)] == ["next"]
 
 
 async def test_nothing_is_written_when_the_block_is_left_without_commit(engine: AsyncEngine) -> None:

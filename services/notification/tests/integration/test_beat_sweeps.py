@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailsink.server import MailSink
 from notification.adapters.repository import NotificationRepository
@@ -30,8 +30,8 @@ async def test_lost_task_is_redispatched_by_beat_when_its_notification_stalls(
     sweep_env = {"NOTIFICATION_STALLED_SWEEP_EVERY_SECONDS": "1", "NOTIFICATION_STALLED_AFTER_SECONDS": "1"}
     await start_worker(**sweep_env)
     # Stored, but its task never reached the broker (think: a purged queue).
-    async with async_sessionmaker(database)() as session, session.begin():
-        await NotificationRepository(session).add(
+    async with database.begin() as connection:
+        await NotificationRepository(connection).add(
             Notification(
                 id="lost-1",
                 dedupe_key="payment.captured:lost",

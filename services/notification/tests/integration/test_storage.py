@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notification.adapters.migrate import upgrade
 from notification.adapters.rendering import Renderer
@@ -56,15 +56,13 @@ def a_notification(nid: str = "n1", created_at: datetime | None = None) -> Notif
 
 
 async def test_second_notification_for_the_same_outcome_is_refused_when_inserted(engine: AsyncEngine) -> None:
-    sessions = async_sessionmaker(engine)
-    async with sessions() as session, session.begin():
-        await NotificationRepository(session).add(a_notification("n1"))
+    async with engine.begin() as connection:
+        await NotificationRepository(connection).add(a_notification("n1"))
     duplicate = a_notification("n2")
     duplicate.dedupe_key = "payment.captured:n1"  # same outcome, channel and recipient under another id
-    async with sessions() as session:
-        with pytest.raises(IntegrityError):
-            async with session.begin():
-                await NotificationRepository(session).add(duplicate)
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as connection:
+            await NotificationRepository(connection).add(duplicate)
 
 
 async def test_handler_stores_one_row_when_the_event_arrives_twice(engine: AsyncEngine) -> None:
@@ -87,9 +85,8 @@ async def test_handler_stores_one_row_when_the_event_arrives_twice(engine: Async
 
 
 async def test_only_one_of_two_racing_tasks_claims_when_both_try_at_once(engine: AsyncEngine) -> None:
-    sessions = async_sessionmaker(engine)
-    async with sessions() as session, session.begin():
-        await NotificationRepository(session).add(a_notification())
+    async with engine.begin() as connection:
+        await NotificationRepository(connection).add(a_notification())
     store = DeliveryStore(engine)
     now = datetime.now(UTC)
     results = await asyncio.gather(store.claim("n1", "t1", now, LEASE), store.claim("n1", "t2", now, LEASE))
@@ -100,9 +97,8 @@ async def test_only_one_of_two_racing_tasks_claims_when_both_try_at_once(engine:
 
 
 async def test_outcome_is_not_overwritten_when_another_task_took_the_claim_over(engine: AsyncEngine) -> None:
-    sessions = async_sessionmaker(engine)
-    async with sessions() as session, session.begin():
-        await NotificationRepository(session).add(a_notification())
+    async with engine.begin() as connection:
+        await NotificationRepository(connection).add(a_notification())
     store = DeliveryStore(engine)
     now = datetime.now(UTC)
     stale, claimed = await store.claim("n1", "t1", now - LEASE * 2, LEASE)
@@ -121,15 +117,14 @@ async def test_sweeps_redispatch_stalled_and_drop_old_finished_rows_when_run(
     engine: AsyncEngine, database_url: str
 ) -> None:
     old = datetime.now(UTC) - timedelta(days=60)
-    sessions = async_sessionmaker(engine)
-    async with sessions() as session, session.begin():
-        repository = NotificationRepository(session)
+    async with engine.begin() as connection:
+        repository = NotificationRepository(connection)
         await repository.add(a_notification("stalled", created_at=old))
         await repository.add(a_notification("fresh"))
         finished = a_notification("finished", created_at=old)
         finished.record_sent(old)
         await repository.add(finished)
-        await session.execute(
+        await connection.execute(
             inbox_messages.insert().values(
                 handler="notification.on_stock_low", message_id="m-old", handled_at=old
             )
@@ -146,7 +141,7 @@ async def test_sweeps_redispatch_stalled_and_drop_old_finished_rows_when_run(
             traceparent=None,
             created_at=old,
         )
-        await session.execute(outbox_messages.insert().values(**sent_row, status="sent", sent_at=old))
+        await connection.execute(outbox_messages.insert().values(**sent_row, status="sent", sent_at=old))
     runtime = DeliveryRuntime(NotificationSettings(database_url=database_url))
     sent: list[tuple[str, list[str], str]] = []
     try:
