@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Integer, String, Table, select, update
+from sqlalchemy import Column, Integer, String, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.contracts.base import Event
@@ -43,6 +43,11 @@ probe_effects = Table(
     Column("seq", Integer, primary_key=True),
     Column("applied", Integer, nullable=False),
 )
+
+# Built once, like a service's statements: only the parameters change, so the compiled cache serves every call.
+_PROBE_FOR_UPDATE = select(probes.c.seq).where(probes.c.id == bindparam("probe_id")).with_for_update()
+_INSERT_PROBE = probes.insert()
+_UPDATE_PROBE = update(probes).where(probes.c.id == bindparam("b_id")).values(seq=bindparam("seq"))
 
 
 class ProbeHappened(Event):
@@ -74,8 +79,7 @@ class ProbeRepository(TrackingRepository[Probe]):
     async def get(self, probe_id: str) -> Probe | None:
         if probe_id in self.seen:
             return self.seen[probe_id]
-        query = select(probes.c.seq).where(probes.c.id == probe_id).with_for_update()
-        seq = (await self.connection.execute(query)).scalar()
+        seq = (await self.connection.execute(_PROBE_FOR_UPDATE, {"probe_id": probe_id})).scalar()
         return None if seq is None else self.track(Probe(probe_id, seq))
 
     async def get_or_add(self, probe_id: str) -> Probe:
@@ -85,12 +89,10 @@ class ProbeRepository(TrackingRepository[Probe]):
     async def flush(self) -> None:
         for probe in self.seen.values():
             if probe.new:
-                await self.connection.execute(probes.insert().values(id=probe.id, seq=probe.seq))
+                await self.connection.execute(_INSERT_PROBE, {"id": probe.id, "seq": probe.seq})
                 probe.new = False
             else:
-                await self.connection.execute(
-                    update(probes).where(probes.c.id == probe.id).values(seq=probe.seq)
-                )
+                await self.connection.execute(_UPDATE_PROBE, {"b_id": probe.id, "seq": probe.seq})
 
 
 class ProbeUnitOfWork(SqlUnitOfWork):

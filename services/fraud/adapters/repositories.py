@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +14,29 @@ from fraud.adapters.tables import assessments, customers
 from fraud.domain.rules import Assessment
 from shared.contracts.fraud import FraudDecision
 from shared.persistence.repository import TrackingRepository
+
+# Statements built once: only the parameters change, so SQLAlchemy's compiled cache serves every call.
+_BY_PAYMENT = select(assessments).where(assessments.c.payment_id == bindparam("payment_id"))
+_INSERT = insert(assessments)
+_COUNT_BETWEEN = (
+    select(func.count())
+    .select_from(assessments)
+    .where(
+        assessments.c.customer_id == bindparam("customer_id"),
+        assessments.c.requested_at > bindparam("after"),
+        assessments.c.requested_at < bindparam("before"),
+    )
+)
+
+
+def _customer_upsert(insert_: Any) -> Any:
+    statement = insert_(customers)
+    return statement.on_conflict_do_update(
+        index_elements=[customers.c.customer_id], set_={"customer_id": statement.excluded.customer_id}
+    )
+
+
+_LOCK_CUSTOMER = {"postgresql": _customer_upsert(pg_insert), "sqlite": _customer_upsert(sqlite_insert)}
 
 
 class SqlAssessmentRepository(TrackingRepository[Assessment]):
@@ -24,9 +47,7 @@ class SqlAssessmentRepository(TrackingRepository[Assessment]):
     async def get(self, payment_id: str) -> Assessment | None:
         if payment_id in self.seen:
             return self.seen[payment_id]
-        row = (
-            await self.connection.execute(select(assessments).where(assessments.c.payment_id == payment_id))
-        ).first()
+        row = (await self.connection.execute(_BY_PAYMENT, {"payment_id": payment_id})).first()
         if row is None:
             return None
         assessment = Assessment(
@@ -46,23 +67,13 @@ class SqlAssessmentRepository(TrackingRepository[Assessment]):
     async def lock_customer(self, customer_id: str) -> None:
         # An upsert takes the customer's row lock on PostgreSQL (held to commit); SQLite's write lock
         # already serialises every transaction.
-        dialect = self.connection.dialect.name
-        upsert: Any = (pg_insert if dialect == "postgresql" else sqlite_insert)(customers)
         await self.connection.execute(
-            upsert.values(customer_id=customer_id).on_conflict_do_update(
-                index_elements=[customers.c.customer_id], set_={"customer_id": customer_id}
-            )
+            _LOCK_CUSTOMER[self.connection.dialect.name], {"customer_id": customer_id}
         )
 
     async def count_between(self, customer_id: str, after: datetime, before: datetime) -> int:
         count = await self.connection.scalar(
-            select(func.count())
-            .select_from(assessments)
-            .where(
-                assessments.c.customer_id == customer_id,
-                assessments.c.requested_at > after,
-                assessments.c.requested_at < before,
-            )
+            _COUNT_BETWEEN, {"customer_id": customer_id, "after": after, "before": before}
         )
         return int(count or 0)
 
@@ -71,13 +82,14 @@ class SqlAssessmentRepository(TrackingRepository[Assessment]):
         for payment_id in sorted(self._new):
             assessment = self.seen[payment_id]
             await self.connection.execute(
-                insert(assessments).values(
-                    payment_id=assessment.payment_id,
-                    customer_id=assessment.customer_id,
-                    requested_at=assessment.requested_at,
-                    decision=assessment.decision.value,
-                    score=assessment.score,
-                    reasons=list(assessment.reasons),
-                )
+                _INSERT,
+                {
+                    "payment_id": assessment.payment_id,
+                    "customer_id": assessment.customer_id,
+                    "requested_at": assessment.requested_at,
+                    "decision": assessment.decision.value,
+                    "score": assessment.score,
+                    "reasons": list(assessment.reasons),
+                },
             )
         self._new.clear()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,27 +22,77 @@ class ConcurrentReservationUpdate(TransientError):
     """Another transaction changed the reservation since it was read; the handler runs again."""
 
 
+# Statements built once: only the parameters change, so SQLAlchemy's compiled cache serves every call.
+def _move_statement(*, check_available: bool, check_reserved: bool) -> Update:
+    statement = (
+        update(stock)
+        .where(stock.c.sku == bindparam("b_sku"))
+        .values(
+            available=stock.c.available + bindparam("d_available"),
+            reserved=stock.c.reserved + bindparam("d_reserved"),
+            sold=stock.c.sold + bindparam("d_sold"),
+        )
+        .returning(stock.c.available)
+    )
+    if check_available:  # taking from available: never below zero
+        statement = statement.where(stock.c.available >= bindparam("need_available"))
+    if check_reserved:
+        statement = statement.where(stock.c.reserved >= bindparam("need_reserved"))
+    return statement
+
+
+# (takes from available, takes from reserved) -> statement
+_MOVE = {
+    (a, r): _move_statement(check_available=a, check_reserved=r) for a in (False, True) for r in (False, True)
+}
+
+
+def _stock_upsert(insert_: Any) -> Any:
+    statement = insert_(stock)
+    return statement.on_conflict_do_update(
+        index_elements=[stock.c.sku], set_={"available": statement.excluded.available}
+    ).returning(stock.c.sku, stock.c.available, stock.c.reserved, stock.c.sold)
+
+
+_SET_AVAILABLE = {"postgresql": _stock_upsert(pg_insert), "sqlite": _stock_upsert(sqlite_insert)}
+_STOCK_BY_SKU = select(stock.c.sku, stock.c.available, stock.c.reserved, stock.c.sold).where(
+    stock.c.sku == bindparam("sku")
+)
+_RESERVATION_FOR_UPDATE = (
+    select(reservations).where(reservations.c.payment_id == bindparam("payment_id")).with_for_update()
+)
+_EXPIRED = (
+    select(reservations.c.payment_id)
+    .where(
+        reservations.c.status == ReservationStatus.RESERVED.value,
+        reservations.c.expires_at <= bindparam("now"),
+    )
+    .order_by(reservations.c.expires_at)
+    .limit(bindparam("limit"))
+)
+_INSERT_RESERVATION = insert(reservations)
+# Version check: the status must still be the one read.
+_UPDATE_RESERVATION = (
+    update(reservations)
+    .where(
+        reservations.c.payment_id == bindparam("b_payment_id"), reservations.c.status == bindparam("b_status")
+    )
+    .values({column.name: bindparam(column.name) for column in reservations.c if column.name != "payment_id"})
+)
+
+
 class SqlStockRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
     async def _move(self, sku: str, *, available: int = 0, reserved: int = 0, sold: int = 0) -> int | None:
         """Apply the deltas if no count would go negative; the new available count, or None if refused."""
-        statement = (
-            update(stock)
-            .where(stock.c.sku == sku)
-            .values(
-                available=stock.c.available + available,
-                reserved=stock.c.reserved + reserved,
-                sold=stock.c.sold + sold,
-            )
-            .returning(stock.c.available)
-        )
+        params = {"b_sku": sku, "d_available": available, "d_reserved": reserved, "d_sold": sold}
         if available < 0:
-            statement = statement.where(stock.c.available >= -available)
+            params["need_available"] = -available
         if reserved < 0:
-            statement = statement.where(stock.c.reserved >= -reserved)
-        row = (await self._connection.execute(statement)).first()
+            params["need_reserved"] = -reserved
+        row = (await self._connection.execute(_MOVE[available < 0, reserved < 0], params)).first()
         return None if row is None else int(row.available)
 
     async def take(self, lines: tuple[Line, ...]) -> Taken:
@@ -84,24 +134,16 @@ class SqlStockRepository:
         return True
 
     async def set_available(self, sku: str, available: int) -> StockLevel:
-        dialect = self._connection.dialect.name
-        upsert: Any = (pg_insert if dialect == "postgresql" else sqlite_insert)(stock)
-        statement = (
-            upsert.values(sku=sku, available=available, reserved=0, sold=0)
-            .on_conflict_do_update(index_elements=[stock.c.sku], set_={"available": available})
-            .returning(stock.c.sku, stock.c.available, stock.c.reserved, stock.c.sold)
-        )
-        row = (await self._connection.execute(statement)).one()
+        row = (
+            await self._connection.execute(
+                _SET_AVAILABLE[self._connection.dialect.name],
+                {"sku": sku, "available": available, "reserved": 0, "sold": 0},
+            )
+        ).one()
         return StockLevel(row.sku, row.available, row.reserved, row.sold)
 
     async def get(self, sku: str) -> StockLevel | None:
-        row = (
-            await self._connection.execute(
-                select(stock.c.sku, stock.c.available, stock.c.reserved, stock.c.sold).where(
-                    stock.c.sku == sku
-                )
-            )
-        ).first()
+        row = (await self._connection.execute(_STOCK_BY_SKU, {"sku": sku})).first()
         return None if row is None else StockLevel(row.sku, row.available, row.reserved, row.sold)
 
 
@@ -116,11 +158,7 @@ class SqlReservationRepository(TrackingRepository[Reservation]):
     async def get(self, payment_id: str) -> Reservation | None:
         if payment_id in self.seen:
             return self.seen[payment_id]
-        row = (
-            await self.connection.execute(
-                select(reservations).where(reservations.c.payment_id == payment_id).with_for_update()
-            )
-        ).first()
+        row = (await self.connection.execute(_RESERVATION_FOR_UPDATE, {"payment_id": payment_id})).first()
         if row is None:
             return None
         reservation = Reservation(
@@ -140,12 +178,7 @@ class SqlReservationRepository(TrackingRepository[Reservation]):
         self.track(reservation)
 
     async def expired(self, now: datetime, limit: int) -> list[str]:
-        rows = await self.connection.execute(
-            select(reservations.c.payment_id)
-            .where(reservations.c.status == ReservationStatus.RESERVED, reservations.c.expires_at <= now)
-            .order_by(reservations.c.expires_at)
-            .limit(limit)
-        )
+        rows = await self.connection.execute(_EXPIRED, {"now": now, "limit": limit})
         return [row.payment_id for row in rows]
 
     async def flush(self) -> None:
@@ -153,13 +186,11 @@ class SqlReservationRepository(TrackingRepository[Reservation]):
         for payment_id, reservation in self.seen.items():
             loaded, row = self._loaded[payment_id], _row(reservation)
             if loaded is None:
-                await self.connection.execute(insert(reservations).values(**row))
+                await self.connection.execute(_INSERT_RESERVATION, row)
             elif row != loaded:
-                result = await self.connection.execute(
-                    update(reservations)
-                    .where(reservations.c.payment_id == payment_id, reservations.c.status == loaded["status"])
-                    .values(**row)
-                )
+                params = {**row, "b_payment_id": payment_id, "b_status": loaded["status"]}
+                del params["payment_id"]
+                result = await self.connection.execute(_UPDATE_RESERVATION, params)
                 if result.rowcount != 1:  # type: ignore[attr-defined]
                     raise ConcurrentReservationUpdate(
                         f"reservation of {payment_id} changed under this transaction"

@@ -6,11 +6,33 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notification.adapters.orm import notifications
 from notification.domain.model import Channel, Notification, Status
+
+# Statements built once: only the parameters change, so SQLAlchemy's compiled cache serves every call.
+_BY_ID = select(notifications).where(notifications.c.id == bindparam("notification_id"))
+_EXISTS = (
+    select(func.count()).select_from(notifications).where(notifications.c.id == bindparam("notification_id"))
+)
+_INSERT = notifications.insert()
+_STALLED = (
+    select(notifications)
+    .where(notifications.c.status.in_([Status.PENDING.value, Status.SENDING.value]))
+    .where(func.coalesce(notifications.c.claimed_at, notifications.c.created_at) < bindparam("older_than"))
+    .order_by(notifications.c.created_at)
+    .limit(bindparam("limit"))
+)
+# Optimistic concurrency: ``attempts`` is the version; a final (sent, failed) row never changes again.
+_SAVE_IF_VERSION = (
+    update(notifications)
+    .where(notifications.c.id == bindparam("b_id"))
+    .where(notifications.c.attempts == bindparam("b_version"))
+    .where(notifications.c.status.notin_([Status.SENT.value, Status.FAILED.value]))
+    .values({column.name: bindparam(column.name) for column in notifications.c if column.name != "id"})
+)
 
 
 def _to_row(notification: Notification) -> dict[str, Any]:
@@ -49,28 +71,20 @@ class NotificationRepository:
         self._connection = connection
 
     async def get(self, notification_id: str) -> Notification | None:
-        row = (
-            await self._connection.execute(select(notifications).where(notifications.c.id == notification_id))
-        ).first()
-        return _from_row(row) if row is not None else None
+        return await _load(self._connection, notification_id)
 
     async def exists(self, notification_id: str) -> bool:
-        query = select(func.count()).select_from(notifications).where(notifications.c.id == notification_id)
-        return bool((await self._connection.execute(query)).scalar_one())
+        return bool(
+            (await self._connection.execute(_EXISTS, {"notification_id": notification_id})).scalar_one()
+        )
 
     async def add(self, notification: Notification) -> None:
-        await self._connection.execute(notifications.insert().values(**_to_row(notification)))
+        await self._connection.execute(_INSERT, _to_row(notification))
 
     async def stalled(self, older_than: datetime, limit: int) -> list[Notification]:
         """Pending or sending notifications untouched since ``older_than`` (their task may have been lost)."""
-        query = (
-            select(notifications)
-            .where(notifications.c.status.in_([Status.PENDING.value, Status.SENDING.value]))
-            .where(func.coalesce(notifications.c.claimed_at, notifications.c.created_at) < older_than)
-            .order_by(notifications.c.created_at)
-            .limit(limit)
-        )
-        return [_from_row(row) for row in (await self._connection.execute(query)).all()]
+        result = await self._connection.execute(_STALLED, {"older_than": older_than, "limit": limit})
+        return [_from_row(row) for row in result.all()]
 
 
 class DeliveryStore:
@@ -128,20 +142,14 @@ class DeliveryStore:
 
 
 async def _load(connection: AsyncConnection, notification_id: str) -> Notification | None:
-    row = (
-        await connection.execute(select(notifications).where(notifications.c.id == notification_id))
-    ).first()
+    row = (await connection.execute(_BY_ID, {"notification_id": notification_id})).first()
     return _from_row(row) if row is not None else None
 
 
 async def _save_if_version(connection: AsyncConnection, notification: Notification, version: int) -> bool:
-    values = _to_row(notification)
-    values.pop("id")
+    params = _to_row(notification)
+    del params["id"]
     result = await connection.execute(
-        update(notifications)
-        .where(notifications.c.id == notification.id)
-        .where(notifications.c.attempts == version)
-        .where(notifications.c.status.notin_([Status.SENT.value, Status.FAILED.value]))
-        .values(**values)
+        _SAVE_IF_VERSION, {**params, "b_id": notification.id, "b_version": version}
     )
     return result.rowcount == 1
