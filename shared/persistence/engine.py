@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 # A writer waiting for the SQLite write lock gives up after this long (the lock is held for milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -75,7 +75,12 @@ def _sqlite_engine(url: str, *, echo: bool, **kwargs: Any) -> AsyncEngine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
-        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        url,
+        echo=echo,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        # The "reset" hook below rolls back only a connection that comes back inside a transaction.
+        pool_reset_on_return=None,
+        **kwargs,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -100,6 +105,20 @@ def _sqlite_engine(url: str, *, echo: bool, **kwargs: Any) -> AsyncEngine:
         # read_transaction(), which never writes, begins deferred and so never waits for (or holds) the lock.
         read_only = connection.get_execution_options().get(_SQLITE_READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState) -> None:
+        # Most connections come back after a commit or a rollback: rolling back again would be one more hand-off
+        # to aiosqlite's thread for nothing, per unit of work. Whatever is still open is rolled back, as the
+        # pool's default reset does (never from garbage collection, where no I/O may run).
+        driver = record.driver_connection
+        if (
+            state.asyncio_safe
+            and not state.transaction_was_reset
+            and driver is not None
+            and driver.in_transaction
+        ):
+            dbapi_connection.rollback()
 
     return engine
 

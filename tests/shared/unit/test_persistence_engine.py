@@ -64,6 +64,38 @@ async def test_reads_neither_wait_for_nor_block_a_writer_when_in_a_sqlite_read_t
     await engine.dispose()
 
 
+async def test_sqlite_connection_is_rolled_back_only_when_it_comes_back_inside_a_transaction(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'reset.db'}", pool_size=1, max_overflow=0)
+    counters = Table("counters", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer))
+    async with engine.begin() as db:
+        await db.run_sync(counters.metadata.create_all)
+        await db.execute(counters.insert().values(id=1, n=0))
+    rollbacks: list[str] = []
+    async with engine.connect() as db:
+        driver = (await db.get_raw_connection()).driver_connection
+        assert driver is not None
+        original = driver.rollback
+
+        async def counting_rollback() -> None:
+            rollbacks.append("rollback")
+            await original()
+
+        driver.rollback = counting_rollback
+        await db.execute(update(counters).values(n=1))
+        await db.commit()
+    assert rollbacks == []  # committed: nothing left to roll back, no extra hand-off to aiosqlite's thread
+    async with engine.connect() as db:
+        raw = await db.get_raw_connection()
+        await raw.driver_connection.execute("BEGIN IMMEDIATE")  # a transaction SQLAlchemy does not know of
+        await raw.driver_connection.execute("UPDATE counters SET n = 99")
+    assert rollbacks == ["rollback"]  # ... is rolled back when the connection goes back to the pool
+    async with asyncio.timeout(2), engine.begin() as db:  # and the write lock went with it
+        assert (await db.execute(select(counters.c.n))).scalar() == 1
+    await engine.dispose()
+
+
 async def test_timestamps_come_back_in_utc_when_stored_on_sqlite(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
     stamps = Table("stamps", MetaData(), Column("id", Integer, primary_key=True), Column("at", UTCDateTime))
