@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.outbox.schema import outbox_messages
 from shared.outbox.signal import NOTIFY_CHANNEL, notify_payload
 
-_INSERT = insert(outbox_messages)
+# inline(): nobody reads the new rows' ids, so PostgreSQL need not return them (no RETURNING id, no row to fetch).
+_INSERT = insert(outbox_messages).inline()
 # One statement per engine and process (the payload names them), built once so the compiled cache serves it.
 _INSERT_AND_NOTIFY: dict[str, Insert] = {}
 

@@ -77,6 +77,23 @@ def fraud_message(correlation_id: str = "corr-1") -> Envelope:
     return Envelope(type="fraud.assessed.v1", correlation_id=correlation_id, producer="fraud", payload={})
 
 
+@pytest.mark.parametrize("events", [1, 3])
+async def test_rows_land_in_commit_order_when_written_without_notifying_relays(
+    engine: AsyncEngine, events: int
+) -> None:
+    uow = ProbeUnitOfWork(engine)
+    uow.notify_relays = False  # the plain INSERT (no RETURNING pg_notify), one row or one multi-row statement
+    async with uow:
+        probe = await uow.probes.get_or_add("quiet")
+        for _ in range(events):
+            probe.bump()
+        await uow.commit()
+    async with engine.connect() as db:
+        rows = (await db.execute(select(outbox_messages).order_by(outbox_messages.c.id))).all()
+    assert [ProbeHappened.model_validate_json(row.payload).seq for row in rows] == list(range(1, events + 1))
+    assert {(row.status, row.attempts) for row in rows} == {("pending", 0)}
+
+
 async def test_committed_events_are_published_with_envelope_when_relay_runs(
     engine: AsyncEngine, connection: AbstractRobustConnection, observer: AbstractQueue
 ) -> None:
