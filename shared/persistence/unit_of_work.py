@@ -64,8 +64,8 @@ class SqlUnitOfWork:
     """``async with uow:`` opens a connection; ``await uow.commit()`` writes state + outbox (+ inbox) atomically.
 
     Repositories run SQLAlchemy Core statements on :attr:`connection`. A connection, not an ``AsyncSession``: a
-    session sends every Core statement through the ORM execution path and its own transaction bookkeeping, which
-    cost more CPU per unit of work than the statements themselves.
+    session sends every Core statement through the ORM execution path and its own transaction bookkeeping, CPU
+    spent on every statement for nothing Core needs.
     """
 
     connection: AsyncConnection
