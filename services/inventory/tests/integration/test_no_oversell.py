@@ -34,8 +34,8 @@ async def reserve(engine: AsyncEngine, event: PaymentRequested) -> None:
 
 
 async def status_counts(engine: AsyncEngine) -> dict[str, int]:
-    async with engine.connect() as session:
-        rows = await session.execute(
+    async with engine.connect() as connection:
+        rows = await connection.execute(
             select(reservations.c.status, func.count()).group_by(reservations.c.status)
         )
         return {status: count for status, count in rows}
