@@ -239,7 +239,10 @@ class OutboxRelay:
                 await self._record(db, rows, outcome)
         else:
             # The row locks (and so the claim) last until the marks commit.
-            async with self._held.use() as db, db.transaction():
+            # A started relay keeps its connection between batches (closed by stop()); a one-off run_once()
+            # on a relay that was never started (tests, tools) borrows one for the batch.
+            batch_db = self._held.use() if self._task is not None else claims.batch_connection(self.engine)
+            async with batch_db as db, db.transaction():
                 rows = await db.fetch_batch(limit=settings.batch_size, lock=True, hold_on_failure=hold)
                 if not rows:
                     return 0
