@@ -12,6 +12,9 @@ from shared.persistence.unit_of_work import SqlUnitOfWork
 
 class SqlInventoryUnitOfWork(SqlUnitOfWork):
     stock: SqlStockRepository
+    # Every inventory process runs its own relay, woken in-process at commit; a NOTIFY would only wake the relays of
+    # other inventory instances for rows their own relay takes (an empty batch each). Polling covers a dead relay.
+    notify_relays = False
     reservations: SqlReservationRepository
 
     def __init__(self, engine: AsyncEngine, *, correlation_id: str | None = None) -> None:

@@ -20,8 +20,8 @@ from shared.persistence.unit_of_work import Aggregate, SqlUnitOfWork
 
 class SqlPaymentUnitOfWork(SqlUnitOfWork):
     payments: SqlPaymentRepository
-    # Payment's relay runs in the same process and is woken in-process at commit: no pg_notify round trip.
-    # (Other instances' relays still find the rows by polling.)
+    # Every payment process runs its own relay, woken in-process at commit; a NOTIFY would only wake the relays of
+    # other payment instances for rows their own relay takes (an empty batch each). Polling covers a dead relay.
     notify_relays = False
 
     def __init__(self, engine: AsyncEngine) -> None:
