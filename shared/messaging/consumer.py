@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from asyncio import current_task
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,7 @@ from shared.messaging import metrics
 from shared.messaging.declare import declare
 from shared.messaging.dispatch import Handler, Route
 from shared.messaging.errors import MessagingError, PublishError
-from shared.messaging.failure import Ack, DeadLetter, Delivery, Outcome, Retry
+from shared.messaging.failure import ACK, DeadLetter, Delivery, Outcome, Retry
 from shared.messaging.management import ManagementClient
 from shared.messaging.topology import HandlerQueue, Topology
 
@@ -64,10 +65,10 @@ class _Running:
     tags: dict[str, ConsumerTag] = field(default_factory=dict)
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     paused: bool = False
-    acked: Any = field(init=False)  # the labelled ACKED counter child, looked up once
+    series: metrics.HandlerSeries = field(init=False)  # its consumed/acked/duration series, looked up once
 
     def __post_init__(self) -> None:
-        self.acked = metrics.ACKED.labels(self.route.queue.service, self.route.queue.handler)
+        self.series = metrics.handler_series(self.route.queue.service, self.route.queue.handler)
 
 
 def copy_with_headers(message: AbstractMessage, headers: dict[str, Any]) -> aio_pika.Message:
@@ -155,11 +156,7 @@ class Consumer:
 
     async def _consume(self, running: _Running) -> None:
         for name, queue in running.queues.items():
-
-            async def on_message(message: AbstractIncomingMessage, source: str = name) -> None:
-                await self._on_message(running, source, message)
-
-            running.tags[name] = await queue.consume(on_message, no_ack=False)
+            running.tags[name] = await queue.consume(self._deliveries(running, name), no_ack=False)
         running.paused = False
 
     async def _cancel(self, running: _Running) -> None:
@@ -222,29 +219,49 @@ class Consumer:
             await self._confirm_channel.close()
         log.info("consumer of %s stopped", self._topology.service)
 
-    async def _on_message(self, running: _Running, source: str, message: AbstractIncomingMessage) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        running.in_flight.add(task)
-        try:
-            delivery = Delivery(source, message.exchange or "", message.routing_key or "")
-            outcome = await running.route.process(message, delivery)
-            await self._settle(running, message, outcome)
-        finally:
-            running.in_flight.discard(task)
+    def _deliveries(
+        self, running: _Running, source: str
+    ) -> Callable[[AbstractIncomingMessage], Coroutine[Any, Any, None]]:
+        """The callback aio-pika runs, as a task, for each message from ``source``.
+
+        One plain coroutine function per queue, everything else looked up once: aio-pika inspects the
+        callback on every delivery, and each further coroutine layer would cost a frame on every resume.
+        """
+        route = running.route
+        in_flight = running.in_flight
+        series = running.series
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            task = current_task()
+            assert task is not None  # aio-pika runs every delivery as a task of its own
+            in_flight.add(task)
+            try:
+                outcome = await route.process(
+                    message, Delivery(source, message.exchange or "", message.routing_key or "")
+                )
+                if outcome is not ACK:
+                    await self._settle(running, message, outcome)
+                    return
+                try:
+                    await message.ack()
+                except _CHANNEL_GONE as exc:
+                    self._settle_failed(running, message, exc)
+                    return
+                series.acked += 1
+            finally:
+                in_flight.discard(task)
+
+        return on_message
+
+    def _settle_failed(self, running: _Running, message: AbstractIncomingMessage, exc: BaseException) -> None:
+        queue = running.route.queue
+        metrics.SETTLE_FAILED.labels(queue.service, queue.handler).inc()
+        log.warning("ack of %s failed (%r); the broker will redeliver it", message.message_id, exc)
 
     async def _settle(self, running: _Running, message: AbstractIncomingMessage, outcome: Outcome) -> None:
+        """Park a failed message in its retry tier or dead-letter queue, then ack it."""
         queue = running.route.queue
         labels = {"service": queue.service, "handler": queue.handler}
-        if isinstance(outcome, Ack):
-            try:
-                await message.ack()
-            except _CHANNEL_GONE as exc:
-                metrics.SETTLE_FAILED.labels(**labels).inc()
-                log.warning("ack of %s failed (%r); the broker will redeliver it", message.message_id, exc)
-                return
-            running.acked.inc()
-            return
         try:
             if isinstance(outcome, Retry):
                 await self._republish(self._topology.retry_exchange, outcome.queue, message, outcome.headers)
@@ -263,8 +280,7 @@ class Consumer:
             await self._reject(message)
             return
         except _CHANNEL_GONE as exc:
-            metrics.SETTLE_FAILED.labels(**labels).inc()
-            log.warning("ack of %s failed (%r); the broker will redeliver it", message.message_id, exc)
+            self._settle_failed(running, message, exc)
 
     async def _reject(self, message: AbstractIncomingMessage) -> None:
         try:

@@ -8,10 +8,10 @@ and dead-letter headers are the same in tests and in production.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from time import perf_counter
 from typing import Any
 
 from aio_pika.abc import AbstractMessage
@@ -22,7 +22,7 @@ from shared.contracts.codec import ContractViolation
 from shared.messaging import metrics
 from shared.messaging.envelope import Envelope
 from shared.messaging.errors import UnknownMessageType
-from shared.messaging.failure import Ack, Delivery, Outcome, decide
+from shared.messaging.failure import ACK, Delivery, Outcome, decide
 from shared.messaging.topology import HandlerQueue
 from shared.observability.tracing import consume_span
 
@@ -33,7 +33,7 @@ Handler = Callable[[Any, Envelope], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Route:  # not slotted: cached_property keeps the labelled metric children on the instance
+class Route:  # not slotted: cached_property keeps the metric series on the instance
     """One handler on its queue, with the contract types it accepts (others are dead-lettered as unknown)."""
 
     queue: HandlerQueue
@@ -57,26 +57,22 @@ class Route:  # not slotted: cached_property keeps the labelled metric children 
         return model
 
     @cached_property
-    def _consumed(self) -> Any:
-        # Labelled children looked up once: ``labels()`` on every message costs more than the increment.
-        return metrics.CONSUMED.labels(self.queue.service, self.queue.handler)
-
-    @cached_property
-    def _duration(self) -> Any:
-        return metrics.HANDLER_DURATION.labels(self.queue.service, self.queue.handler)
+    def _series(self) -> metrics.HandlerSeries:
+        return metrics.handler_series(self.queue.service, self.queue.handler)
 
     async def process(self, message: AbstractMessage, delivery: Delivery) -> Outcome:
         """Decode, validate and handle ``message``; return what to do with it. Never raises an ``Exception``."""
-        self._consumed.inc()
+        series = self._series
+        series.consumed += 1
         envelope: Envelope | None = None
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             envelope = Envelope.from_message(message)
             with consume_span(
                 envelope.traceparent,
                 queue=delivery.source_queue,
                 message_type=envelope.type,
-                message_id=str(envelope.message_id),
+                message_id=envelope.message_id,
                 correlation_id=envelope.correlation_id,
             ):
                 model = self.model_for(envelope.type)
@@ -88,22 +84,12 @@ class Route:  # not slotted: cached_property keeps the labelled metric children 
                     raise ContractViolation(envelope.type, exc) from exc
                 await self.handler(parsed, envelope)
         except Exception as exc:
-            outcome = decide(exc, self.queue, delivery, dict(message.headers or {}))
-            log.warning(
-                "handler %s failed on %s message_id=%s correlation_id=%s: %s: %s -> %s",
-                self.queue.name,
-                envelope.type if envelope else message.type,
-                message.message_id,
-                message.correlation_id,
-                type(exc).__name__,
-                exc,
-                type(outcome).__name__.lower(),
-                extra={"message_id": message.message_id, "correlation_id": message.correlation_id},
-                exc_info=not isinstance(exc, UnknownMessageType),
-            )
-            return outcome
-        finally:
-            self._duration.observe(time.perf_counter() - started)
+            series.observe(perf_counter() - started)
+            return self._failed(exc, message, envelope, delivery)
+        except BaseException:  # cancelled (a stop past its grace): the time spent still counts
+            series.observe(perf_counter() - started)
+            raise
+        series.observe(perf_counter() - started)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "handled %s message_id=%s correlation_id=%s",
@@ -112,4 +98,22 @@ class Route:  # not slotted: cached_property keeps the labelled metric children 
                 envelope.correlation_id,
                 extra={"message_id": str(envelope.message_id), "correlation_id": envelope.correlation_id},
             )
-        return Ack()
+        return ACK
+
+    def _failed(
+        self, exc: Exception, message: AbstractMessage, envelope: Envelope | None, delivery: Delivery
+    ) -> Outcome:
+        outcome = decide(exc, self.queue, delivery, dict(message.headers or {}))
+        log.warning(
+            "handler %s failed on %s message_id=%s correlation_id=%s: %s: %s -> %s",
+            self.queue.name,
+            envelope.type if envelope else message.type,
+            message.message_id,
+            message.correlation_id,
+            type(exc).__name__,
+            exc,
+            type(outcome).__name__.lower(),
+            extra={"message_id": message.message_id, "correlation_id": message.correlation_id},
+            exc_info=not isinstance(exc, UnknownMessageType),
+        )
+        return outcome

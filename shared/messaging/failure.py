@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -79,11 +79,11 @@ class DeadLetter:
 
 
 Outcome = Ack | Retry | DeadLetter
+ACK = Ack()  # the outcome of nearly every message: one shared instance, not one per message
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """Where a failed message was consumed from and how it reached there."""
+class Delivery(NamedTuple):
+    """Where a message was consumed from and how it reached there (built for every delivery: a tuple)."""
 
     source_queue: str
     exchange: str

@@ -28,12 +28,11 @@ class MessageSender(Publisher):
 
     async def publish_message(self, exchange: str, message: aio_pika.Message, *, routing_key: str) -> None:
         """Publish ``message`` (mandatory) and wait for its confirm; raise a :class:`PublishError` otherwise."""
-        target = await self._exchange(exchange)
+        target = self._exchanges.get(exchange) or await self._exchange(exchange)
         ident = message.message_id
         try:
-            confirmation = await target.publish(
-                message, routing_key=routing_key, mandatory=True, timeout=self._confirm_timeout
-            )
+            with self._deadline():
+                confirmation = await target.publish(message, routing_key=routing_key, mandatory=True)
         except DeliveryError as exc:
             if getattr(exc.frame, "reply_code", None) is not None:
                 raise UnroutableMessage(

@@ -184,7 +184,7 @@ class MemoryBroker:
             metrics.DEAD_LETTERED.labels(**labels, failure=str(outcome.failure)).inc()
         delivery.ack()
         if isinstance(outcome, Ack):
-            metrics.ACKED.labels(**labels).inc()
+            metrics.handler_series(route.queue.service, route.queue.handler).acked += 1
             self.handled.append(Envelope.from_message(stored.message))
 
     async def fast_forward(self, seconds: float | None = None) -> int:
