@@ -244,6 +244,21 @@ async def steady(
     return [listener.seen[i][0] - sent for i, sent in posted], achieved
 
 
+async def settled(client: ClientSession, inventory_url: str | None, timeout: float = 120.0) -> None:
+    """Wait until inventory holds no reservation, so a phase does not start while the previous one's tail
+    (commits of captured reservations, their stock.committed answers) still runs. No-op with --payment-only."""
+    if inventory_url is None:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with client.get(f"{inventory_url}/stock/bench") as response:
+            response.raise_for_status()
+            if (await response.json())["reserved"] == 0:
+                return
+        await asyncio.sleep(0.1)  # polling a condition with a deadline
+    raise TimeoutError(f"inventory still held reservations after {timeout}s")
+
+
 def start_profilers(
     processes: list[ServiceProcess], seconds: float, workdir: Path
 ) -> list[subprocess.Popen[bytes]]:
@@ -309,6 +324,9 @@ def summarise_profile(path: Path, top: int = 10) -> list[str]:
         package = file.split("/", 1)[0] if "/" in file else file
         if function in {"select", "poll"} or "selectors" in file:
             package = "(idle: waiting for I/O)"
+        elif function == "run" and file.endswith("asyncio/runners.py"):
+            # uvloop: the loop is C, so its own work and its waiting for I/O show as the frame that runs it.
+            package = "(uvloop: event loop and waiting for I/O)"
         by_package[package] += count
         hottest[f"{function} ({file})"] += count
         for function, file in {f for f in frames if f[1].startswith(("payment/", "shared/"))}:
@@ -428,6 +446,8 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             f" + other {machine_ms - total_cpu - client_ms - sum(infra_ms.values()):.1f} ms"
         )
 
+        inventory_url = None if args.payment_only else services[1].url
+        await settled(client, inventory_url)
         latencies, achieved = await steady(client, payment.url, listener, args.rate, args.duration)
         p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
         print(
@@ -438,10 +458,13 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         # The same at a rate the suite keeps up with on this machine: latency without a growing backlog.
         easy_rate = max(1.0, min(args.rate, args.sustained_fraction * rate))
         await listener.wait_for(list(listener.seen), timeout=1)
+        await settled(client, inventory_url)
         # Profiled here, not at the overloaded rate: py-spy samples wall-clock stacks, and a process waiting in
         # the run queue shows as busy in whatever frame it was preempted (a loopback socket write that woke
         # its peer), which hides where the CPU actually goes.
-        profilers = start_profilers(services, args.duration, workdir) if args.profile else []
+        profile_dir = Path(args.profile_dir) if args.profile_dir else workdir
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        profilers = start_profilers(services, args.duration, profile_dir) if args.profile else []
         easy, easy_achieved = await steady(client, payment.url, listener, easy_rate, args.duration)
         for profiler in profilers:
             profiler.wait(timeout=60)
@@ -454,7 +477,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         if profilers:
             for process in services:
                 print(f"   profile of {process.module} at {easy_rate:.0f}/s (share of samples):")
-                print("\n".join(summarise_profile(workdir / f"{process.module}.profile.txt")))
+                print("\n".join(summarise_profile(profile_dir / f"{process.module}.profile.txt")))
         return {
             "easy_rate": easy_rate,
             "easy_p50_ms": 1000 * e50,
@@ -485,6 +508,9 @@ async def main() -> None:
         help="second steady phase: this share of the throughput",
     )
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--profile-dir", help="keep py-spy's raw stacks here (<service>.profile.txt) instead of a temp dir"
+    )
     parser.add_argument(
         "--payment-only",
         action="store_true",
