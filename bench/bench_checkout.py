@@ -324,7 +324,7 @@ def summarise_profile(path: Path, top: int = 10) -> list[str]:
         package = file.split("/", 1)[0] if "/" in file else file
         if function in {"select", "poll"} or "selectors" in file:
             package = "(idle: waiting for I/O)"
-        elif function == "run" and file.endswith("asyncio/runners.py"):
+        elif function in {"run", "Runner.run"} and file.endswith("asyncio/runners.py"):
             # uvloop: the loop is C, so its own work and its waiting for I/O show as the frame that runs it.
             package = "(uvloop: event loop and waiting for I/O)"
         by_package[package] += count
@@ -462,7 +462,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         # Profiled here, not at the overloaded rate: py-spy samples wall-clock stacks, and a process waiting in
         # the run queue shows as busy in whatever frame it was preempted (a loopback socket write that woke
         # its peer), which hides where the CPU actually goes.
-        profile_dir = Path(args.profile_dir) if args.profile_dir else workdir
+        profile_dir = Path(args.profile_dir) / backend if args.profile_dir else workdir
         profile_dir.mkdir(parents=True, exist_ok=True)
         profilers = start_profilers(services, args.duration, profile_dir) if args.profile else []
         easy, easy_achieved = await steady(client, payment.url, listener, easy_rate, args.duration)
@@ -509,7 +509,8 @@ async def main() -> None:
     )
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
-        "--profile-dir", help="keep py-spy's raw stacks here (<service>.profile.txt) instead of a temp dir"
+        "--profile-dir",
+        help="keep py-spy raw stacks here (<backend>/<service>.profile.txt), not in a temp dir",
     )
     parser.add_argument(
         "--payment-only",
