@@ -67,6 +67,10 @@ class SqlPaymentRepository:
         )
         return None if row is None else self._track(dict(row))
 
+    def resume(self, payment: Payment) -> Payment:
+        self.seen[payment.id] = (payment, to_row(payment))
+        return payment
+
     async def read(self, payment_id: str) -> Payment | None:
         row = (await self._connection.execute(_BY_ID, {"payment_id": payment_id})).mappings().first()
         return None if row is None else to_payment(dict(row))

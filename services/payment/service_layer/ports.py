@@ -42,6 +42,11 @@ class PaymentRepository(Protocol):
         """The payment, locked for this unit of work where the database can lock rows."""
         ...
 
+    def resume(self, payment: Payment) -> Payment:
+        """Carry on with ``payment`` as this worker committed it in an earlier unit of work, without reading it
+        again. Its write is version-checked: a change committed since raises :class:`ConcurrencyConflict`."""
+        ...
+
     async def read(self, payment_id: str) -> Payment | None:
         """The payment for reading only (no lock); changes to it are not saved."""
         ...

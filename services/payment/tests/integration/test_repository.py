@@ -75,6 +75,34 @@ async def test_stale_write_raises_conflict_when_another_unit_of_work_committed_f
             await first.commit()
 
 
+async def test_resumed_payment_is_written_without_a_read_and_conflicts_when_changed_since(
+    services: Services,
+) -> None:
+    await handlers.request_payment(checkout(), "k1", services, new_id=lambda: "pay-1")
+    async with services.uow() as uow:
+        claimed = await uow.payments.get("pay-1")
+        assert claimed is not None
+        claimed.record_stock_reserved("res-1", now=T0)
+        await uow.commit()
+    async with services.uow() as uow:  # as this worker committed it: written on without a read
+        uow.payments.resume(claimed).record_stock_settled(False, "res-1: test", now=T0)
+        await uow.commit()
+    async with services.uow() as other:  # someone else commits a change meanwhile
+        changed = await other.payments.get("pay-1")
+        assert changed is not None
+        changed.record_stock_settled(True, "res-1", now=T0)
+        await other.commit()
+    async with services.uow() as uow:
+        uow.payments.resume(claimed).charge_attempts += 1  # any change: its write checks the version
+        with pytest.raises(ConcurrencyConflict):
+            await uow.commit()
+    async with services.uow() as uow:
+        stored = await uow.payments.read("pay-1")
+    assert stored is not None
+    assert stored.version == 4
+    assert [s.detail for s in stored.history][-1] == "res-1"
+
+
 async def test_concurrent_requests_with_one_key_store_one_payment_when_they_race(services: Services) -> None:
     ids = iter(f"pay-{n}" for n in range(100))
     results = await asyncio.gather(

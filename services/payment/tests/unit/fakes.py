@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Self
 
 from payment.domain.model import ChargeApproved, ChargeDeclined, ChargeResult, Payment, VoidResult
-from payment.service_layer.ports import GatewayUnavailable, IdempotencyKeyTaken
+from payment.service_layer.ports import ConcurrencyConflict, GatewayUnavailable, IdempotencyKeyTaken
 from shared.contracts.base import Event
 
 
@@ -27,6 +27,7 @@ class FakeRepository:
         self._store = store
         self.seen: dict[str, Payment] = {}
         self.added: set[str] = set()
+        self.resumed: dict[str, Payment] = {}
 
     async def add(self, payment: Payment) -> None:
         self.seen[payment.id] = payment
@@ -40,6 +41,12 @@ class FakeRepository:
             return None
         payment = copy.deepcopy(stored)
         self.seen[payment_id] = payment
+        return payment
+
+    def resume(self, payment: Payment) -> Payment:
+        # Stands for the version check: the stored payment must still be the one this worker committed.
+        self.resumed[payment.id] = copy.deepcopy(payment)
+        self.seen[payment.id] = payment
         return payment
 
     async def read(self, payment_id: str) -> Payment | None:
@@ -73,8 +80,12 @@ class FakeUnitOfWork:
     ) -> None:
         self.payments.seen.clear()  # anything not committed is dropped, like a rollback
         self.payments.added.clear()
+        self.payments.resumed.clear()
 
     async def commit(self) -> None:
+        for payment_id, as_committed in self.payments.resumed.items():
+            if self._store.payments.get(payment_id) != as_committed:
+                raise ConcurrencyConflict(f"payment {payment_id} changed since it was read")
         for payment_id in self.payments.added:
             key = self.payments.seen[payment_id].idempotency_key
             if any(p.idempotency_key == key for p in self._store.payments.values()):
@@ -84,6 +95,7 @@ class FakeUnitOfWork:
             payment.events.clear()
             self._store.payments[payment.id] = copy.deepcopy(payment)
         self.payments.added.clear()
+        self.payments.resumed.clear()
         if self._inbox_key is not None:
             self._store.inbox.add(self._inbox_key)
 

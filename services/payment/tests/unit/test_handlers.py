@@ -1,8 +1,9 @@
+import copy
 from datetime import timedelta
 
 import pytest
 
-from payment.domain.model import NotInReview, PaymentStatus, ReviewDecision
+from payment.domain.model import ChargeResult, NotInReview, PaymentStatus, ReviewDecision
 from payment.service_layer import handlers
 from payment.service_layer.handlers import ChargePolicy, IdempotencyKeyReused, Services, UnknownPayment
 from shared.contracts.fraud import FraudAssessed, FraudDecision
@@ -14,7 +15,7 @@ from shared.contracts.payment import (
     PaymentRequested,
 )
 
-from .factories import checkout
+from .factories import T0, checkout
 from .fakes import FakeClock, FakeGateway, FakeStore, FakeUnitOfWork
 
 POLICY = ChargePolicy(
@@ -103,6 +104,29 @@ async def test_payment_is_captured_once_when_both_outcomes_arrive_in_either_orde
             await step(n)
     assert store.payments[payment_id].status is PaymentStatus.CAPTURED
     assert gateway.calls == [payment_id]
+    assert outcome_types(store).count(PaymentCaptured.message_type) == 1
+
+
+async def test_charge_answer_is_recorded_on_the_fresh_payment_when_it_changed_during_the_call(
+    services: Services, store: FakeStore, gateway: FakeGateway
+) -> None:
+    # The answer is normally written on the claimed payment without a read; a change committed while the
+    # gateway answered (here a history step) must not be overwritten: the payment is read again.
+    payment_id = await new_payment(services)
+    await handlers.on_fraud_assessed(approved(payment_id), message_uow(store, "f"), services)
+    charge = gateway.charge
+
+    async def charge_while_someone_writes(**kwargs: object) -> ChargeResult:
+        changed = copy.deepcopy(store.payments[payment_id])
+        changed.record_stock_settled(True, "res-elsewhere", now=T0)
+        store.payments[payment_id] = changed
+        return await charge(**kwargs)  # type: ignore[arg-type]
+
+    gateway.charge = charge_while_someone_writes  # type: ignore[method-assign]
+    await handlers.on_stock_reserved(reserved(payment_id), message_uow(store, "s"), services)
+    stored = store.payments[payment_id]
+    assert stored.status is PaymentStatus.CAPTURED
+    assert "res-elsewhere" in [step.detail for step in stored.history]  # the concurrent change survived
     assert outcome_types(store).count(PaymentCaptured.message_type) == 1
 
 
