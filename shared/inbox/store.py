@@ -5,23 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import delete, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.inbox import metrics
 from shared.inbox.schema import inbox_messages
+from shared.persistence.driver import fetch_rows, timestamp
 from shared.persistence.engine import write_turn
 from shared.persistence.metadata import utcnow
 
 DEFAULT_RETENTION = timedelta(days=7)
 
 
-# Built once per dialect: only the parameters change, so SQLAlchemy's compiled cache serves every mark.
-_MARK = {
-    "postgresql": pg_insert(inbox_messages).on_conflict_do_nothing(index_elements=["handler", "message_id"]),
-    "sqlite": sqlite_insert(inbox_messages).on_conflict_do_nothing(index_elements=["handler", "message_id"]),
-}
+# On the driver (shared.persistence.driver): every handled message runs it. RETURNING tells a first mark from a
+# duplicate; on PostgreSQL a concurrent duplicate waits on the key for the first transaction, then does nothing.
+_MARK = (
+    "INSERT INTO inbox_messages (handler, message_id, message_type, handled_at) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT (handler, message_id) DO NOTHING RETURNING 1"
+)
 
 
 async def mark_handled(
@@ -32,11 +32,8 @@ async def mark_handled(
     Runs inside the handler's transaction, so the mark commits or rolls back with the effects. On PostgreSQL a
     concurrent duplicate waits here for the first transaction and then sees its mark: never both run.
     """
-    result = await connection.execute(
-        _MARK[connection.dialect.name],
-        {"handler": handler, "message_id": message_id, "message_type": message_type, "handled_at": utcnow()},
-    )
-    first_time = bool(result.rowcount)
+    at = timestamp(connection.dialect.name, utcnow())
+    first_time = bool(await fetch_rows(connection, _MARK, handler, message_id, message_type, at))
     if not first_time:
         metrics.DUPLICATES_ABSORBED.labels(handler=handler).inc()
     return first_time

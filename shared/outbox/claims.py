@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.outbox.schema import RowStatus, outbox_relay_lease
+from shared.persistence.driver import sql_for, timestamp
 from shared.persistence.metadata import utcnow
 
 # What a database failure during a batch looks like, through SQLAlchemy or the drivers: the relay backs off.
@@ -99,8 +100,7 @@ class BatchConnection:
         self._postgres = dialect == "postgresql"
 
     def _sql(self, text: str) -> str:
-        # The statements are written with PostgreSQL's $n; SQLite reads the same numbered parameters as ?n.
-        return text if self._postgres else text.replace("$", "?")
+        return sql_for("postgresql" if self._postgres else "sqlite", text)
 
     async def _fetch(self, text: str, *args: Any) -> list[Sequence[Any]]:
         if self._postgres:
@@ -148,10 +148,7 @@ class BatchConnection:
         return rows
 
     def _timestamp(self, at: datetime) -> Any:
-        # As UTCDateTime stores it: timestamptz on PostgreSQL, naive UTC text on SQLite (compared as text).
-        if self._postgres:
-            return at
-        return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return timestamp("postgresql" if self._postgres else "sqlite", at)
 
     async def mark_sent(self, ids: Sequence[int], *, at: datetime) -> None:
         """Mark confirmed rows sent (one statement for the whole batch)."""
