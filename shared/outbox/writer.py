@@ -1,37 +1,57 @@
 """Inserting outbox rows in the caller's transaction, in as few round trips as the database allows.
 
-One statement per commit: a single row is one ``INSERT``, several are one multi-row ``INSERT ... VALUES``
-(SQLAlchemy's insertmanyvalues). On PostgreSQL the same statement also notifies relays in other processes
-(``RETURNING pg_notify(...)``: PostgreSQL sends one notification per channel and payload at commit, and none on
-rollback), so waking them costs no extra round trip; the payload names the engine and process, and a relay on
-that same engine, already woken in-process, skips it. Statements are built once, so SQLAlchemy's compiled cache
-serves every commit, and they run on the unit of work's connection.
+One statement per commit, run on the database driver inside the unit of work's transaction
+(:mod:`shared.persistence.driver`: every commit with an event runs it, so SQLAlchemy's per-statement work and, on
+SQLite, extra hand-offs to aiosqlite's thread are skipped): one ``INSERT`` with a ``VALUES`` tuple per row. On
+PostgreSQL the same statement also notifies relays in other processes (``RETURNING pg_notify(...)``: PostgreSQL
+sends one notification per channel and payload at commit, and none on rollback), so waking them costs no extra
+round trip; the payload names the engine and process, and a relay on that same engine, already woken
+in-process, skips it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Insert, func, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.outbox.schema import outbox_messages
 from shared.outbox.signal import NOTIFY_CHANNEL, notify_payload
+from shared.persistence.driver import fetch_rows, timestamp
 
-# inline(): nobody reads the new rows' ids, so PostgreSQL need not return them (no RETURNING id, no row to fetch).
-_INSERT = insert(outbox_messages).inline()
-# One statement per engine and process (the payload names them), built once so the compiled cache serves it.
-_INSERT_AND_NOTIFY: dict[str, Insert] = {}
+COLUMNS = (
+    "message_id",
+    "kind",
+    "message_type",
+    "aggregate_id",
+    "exchange",
+    "routing_key",
+    "producer",
+    "correlation_id",
+    "causation_id",
+    "traceparent",
+    "headers",
+    "payload",
+    "created_at",
+)
 
 
-def _insert_and_notify(connection: AsyncConnection) -> Insert:
-    payload = notify_payload(connection.engine)
-    statement = _INSERT_AND_NOTIFY.get(payload)
-    if statement is None:
-        statement = insert(outbox_messages).returning(func.pg_notify(NOTIFY_CHANNEL, payload))
-        _INSERT_AND_NOTIFY[payload] = statement
-    return statement
+# Rows per statement: 13 parameters a row stays far below PostgreSQL's 32,767 and SQLite's 32,766.
+CHUNK = 1000
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(rows: int, notify: bool) -> str:
+    """The statement for ``rows`` rows (one text per count, so the driver prepares each once)."""
+    width = len(COLUMNS)
+    values = ", ".join(
+        "(" + ", ".join(f"${row * width + column + 1}" for column in range(width)) + ")"
+        for row in range(rows)
+    )
+    returning = f" RETURNING pg_notify('{NOTIFY_CHANNEL}', ${rows * width + 1})" if notify else ""
+    return f"INSERT INTO outbox_messages ({', '.join(COLUMNS)}) VALUES {values}{returning}"
 
 
 async def write_outbox_rows(
@@ -40,7 +60,19 @@ async def write_outbox_rows(
     """Add ``rows`` to the outbox in the open transaction; on PostgreSQL also NOTIFY relays (sent at commit)."""
     if not rows:
         return
-    statement = (
-        _insert_and_notify(connection) if notify and connection.dialect.name == "postgresql" else _INSERT
-    )
-    await connection.execute(statement, rows[0] if len(rows) == 1 else list(rows))
+    dialect = connection.dialect.name
+    notify = notify and dialect == "postgresql"
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        args: list[Any] = []
+        for row in chunk:
+            for column in COLUMNS:
+                value = row[column]
+                if column == "headers" and value is not None:
+                    value = json.dumps(value)  # a JSON column: text on SQLite, json (as text) on PostgreSQL
+                elif column == "created_at":
+                    value = timestamp(dialect, value)
+                args.append(value)
+        if notify:
+            args.append(notify_payload(connection.engine))
+        await fetch_rows(connection, _insert_sql(len(chunk), notify), *args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -432,3 +433,18 @@ async def test_relay_replaces_its_kept_connection_when_the_database_drops_it(
         await admin_connection.close()
         await relay.stop()
         await engine.dispose()
+
+
+async def test_one_commit_writes_thousands_of_rows_in_order_when_they_exceed_one_statement(
+    engine: AsyncEngine,
+) -> None:
+    # 2,600 rows x 13 parameters passes PostgreSQL's 32,767 parameters a statement: written in chunks, in order.
+    async with ProbeUnitOfWork(engine) as uow:
+        for seq in range(2600):
+            uow.record(ProbeHappened(probe_id="bulk", seq=seq), aggregate_id="bulk")
+        await uow.commit()
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(select(outbox_messages.c.payload).order_by(outbox_messages.c.id))
+        ).all()
+    assert [json.loads(r.payload)["seq"] for r in rows] == list(range(2600))
