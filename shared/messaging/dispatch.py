@@ -84,12 +84,9 @@ class Route:  # not slotted: cached_property keeps the metric series on the inst
                     raise ContractViolation(envelope.type, exc) from exc
                 await self.handler(parsed, envelope)
         except Exception as exc:
-            series.observe(perf_counter() - started)
             return self._failed(exc, message, envelope, delivery)
-        except BaseException:  # cancelled (a stop past its grace): the time spent still counts
+        finally:  # also when cancelled (a stop past its grace): the time spent still counts
             series.observe(perf_counter() - started)
-            raise
-        series.observe(perf_counter() - started)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "handled %s message_id=%s correlation_id=%s",

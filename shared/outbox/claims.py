@@ -28,7 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.outbox.schema import RowStatus, outbox_relay_lease
+from shared.outbox.schema import MESSAGE_COLUMNS, RowStatus, outbox_relay_lease
 from shared.persistence.driver import sql_for, timestamp
 from shared.persistence.metadata import utcnow
 
@@ -41,23 +41,7 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.Error,
 )
 
-COLUMNS = (
-    "id",
-    "message_id",
-    "kind",
-    "message_type",
-    "aggregate_id",
-    "exchange",
-    "routing_key",
-    "producer",
-    "correlation_id",
-    "causation_id",
-    "traceparent",
-    "headers",
-    "payload",
-    "created_at",
-    "attempts",
-)
+COLUMNS = ("id", *MESSAGE_COLUMNS, "attempts")
 _PENDING, _SENT, _FAILED = (
     f"'{status.value}'" for status in (RowStatus.PENDING, RowStatus.SENT, RowStatus.FAILED)
 )

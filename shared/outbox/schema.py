@@ -60,3 +60,21 @@ outbox_relay_lease = Table(
     Column("holder", String(200), nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
 )
+
+# What a row holds of its message, in table order: written by the unit of work (shared.outbox.writer), read back
+# by the relay (shared.outbox.claims) to publish it.
+MESSAGE_COLUMNS = (
+    "message_id",
+    "kind",
+    "message_type",
+    "aggregate_id",
+    "exchange",
+    "routing_key",
+    "producer",
+    "correlation_id",
+    "causation_id",
+    "traceparent",
+    "headers",
+    "payload",
+    "created_at",
+)

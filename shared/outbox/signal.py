@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 NOTIFY_CHANNEL = "warren_outbox"
 
 
+_HOST = socket.gethostname()  # read once: notify_payload runs on every commit that notifies
+
+
 def notify_payload(engine: AsyncEngine) -> str:
     """What commits through ``engine`` NOTIFY with: host, process and engine, the reach of the in-process signal.
 
@@ -22,7 +25,7 @@ def notify_payload(engine: AsyncEngine) -> str:
     NOTIFY, arriving a moment later, would wake it again for an empty batch (measured: four batches in ten at a
     trickle). Computed per call: a forked child is another process.
     """
-    return f"{socket.gethostname()}:{os.getpid()}:{id(engine.sync_engine):x}"
+    return f"{_HOST}:{os.getpid()}:{id(engine.sync_engine):x}"
 
 
 class OutboxSignal:

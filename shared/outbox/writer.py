@@ -18,25 +18,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.outbox.schema import MESSAGE_COLUMNS
 from shared.outbox.signal import NOTIFY_CHANNEL, notify_payload
 from shared.persistence.driver import fetch_rows, timestamp
-
-COLUMNS = (
-    "message_id",
-    "kind",
-    "message_type",
-    "aggregate_id",
-    "exchange",
-    "routing_key",
-    "producer",
-    "correlation_id",
-    "causation_id",
-    "traceparent",
-    "headers",
-    "payload",
-    "created_at",
-)
-
 
 # Rows per statement: 13 parameters a row stays far below PostgreSQL's 32,767 and SQLite's 32,766.
 CHUNK = 1000
@@ -45,13 +29,13 @@ CHUNK = 1000
 @lru_cache(maxsize=64)
 def _insert_sql(rows: int, notify: bool) -> str:
     """The statement for ``rows`` rows (one text per count, so the driver prepares each once)."""
-    width = len(COLUMNS)
+    width = len(MESSAGE_COLUMNS)
     values = ", ".join(
         "(" + ", ".join(f"${row * width + column + 1}" for column in range(width)) + ")"
         for row in range(rows)
     )
     returning = f" RETURNING pg_notify('{NOTIFY_CHANNEL}', ${rows * width + 1})" if notify else ""
-    return f"INSERT INTO outbox_messages ({', '.join(COLUMNS)}) VALUES {values}{returning}"
+    return f"INSERT INTO outbox_messages ({', '.join(MESSAGE_COLUMNS)}) VALUES {values}{returning}"
 
 
 async def write_outbox_rows(
@@ -66,7 +50,7 @@ async def write_outbox_rows(
         chunk = rows[start : start + CHUNK]
         args: list[Any] = []
         for row in chunk:
-            for column in COLUMNS:
+            for column in MESSAGE_COLUMNS:
                 value = row[column]
                 if column == "headers" and value is not None:
                     value = json.dumps(value)  # a JSON column: text on SQLite, json (as text) on PostgreSQL

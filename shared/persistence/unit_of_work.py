@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from opentelemetry import propagate, trace
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.contracts.base import Contract
 from shared.inbox.store import mark_handled
 from shared.messaging.envelope import Envelope
+from shared.observability.tracing import current_traceparent
 from shared.outbox.messages import event_row, task_row
 from shared.outbox.signal import signal_for
 from shared.outbox.writer import write_outbox_rows
@@ -266,11 +266,7 @@ class SqlUnitOfWork:
         return rows
 
     def _causality(self) -> tuple[str, str | None, str | None]:
-        traceparent = None
-        if trace.get_current_span().get_span_context().is_valid:  # a span is active (tracing is on)
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)
-            traceparent = carrier.get("traceparent")
+        traceparent = current_traceparent()  # of the active span, if tracing is on
         if self.message is not None:
             return (
                 self.message.correlation_id,
