@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.outbox.schema import MESSAGE_COLUMNS, RowStatus, outbox_relay_lease
 from shared.persistence.driver import sql_for, timestamp
 from shared.persistence.metadata import utcnow
+from shared.persistence.sqlite_loop import begin_immediate
 
 # What a database failure during a batch looks like, through SQLAlchemy or the drivers: the relay backs off.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (
@@ -104,7 +105,7 @@ class BatchConnection:
             async with self._driver.transaction():
                 yield
             return
-        await self._driver.execute("BEGIN IMMEDIATE")
+        await begin_immediate(self._driver)
         try:
             yield
         except BaseException:

@@ -14,15 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
+from sqlalchemy.util.concurrency import await_
+
+from shared.persistence import sqlite_loop
 
 # A writer waiting for the SQLite write lock gives up after this long (the lock is held for milliseconds).
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_BUSY_TIMEOUT_MS = int(sqlite_loop.WRITE_LOCK_TIMEOUT * 1000)
 # Execution option read by the SQLite "begin" hook: this connection only reads, so it begins DEFERRED.
 _SQLITE_READ_ONLY = "warren_sqlite_read_only"
+# Reads a SQLite URL as SQLAlchemy's own dialect does (file name, URI parameters).
+_SQLITE_DIALECT = SQLiteDialect_aiosqlite()
 
 
 def is_sqlite(engine_or_url: AsyncEngine | str) -> bool:
@@ -71,13 +77,21 @@ def create_engine(
 
 
 def _sqlite_engine(url: str, *, echo: bool, **kwargs: Any) -> AsyncEngine:
-    database = make_url(url).database
+    parsed = make_url(url)
+    database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # The dialect's own reading of the URL (file name, URI parameters), connected on the loop's thread.
+    (filename,), options = _SQLITE_DIALECT.create_connect_args(parsed)
+    connect = sqlite_loop.connector(filename, uri=bool(options.get("uri")))
+
+    async def creator() -> sqlite_loop.LoopConnection:
+        return await sqlite_loop.LoopConnection(connect)
+
     engine = create_async_engine(
         url,
         echo=echo,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        async_creator=creator,
         # The "reset" hook below rolls back only a connection that comes back inside a transaction.
         pool_reset_on_return=None,
         **kwargs,
@@ -85,13 +99,11 @@ def _sqlite_engine(url: str, *, echo: bool, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        # Take transaction control away from the sqlite3 module (which begins lazily and never for reads),
-        # so the "begin" hook below decides how every transaction starts.
-        dbapi_connection.isolation_level = None
+        # The sqlite3 module does not manage transactions (autocommit mode, set at connect), so the "begin" hook
+        # below decides how every transaction starts.
         cursor = dbapi_connection.cursor()
         # WAL: readers never block the writer and the writer never blocks readers.
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # NORMAL is durable across application crashes in WAL mode (only an OS crash can lose the last commit).
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -103,8 +115,11 @@ def _sqlite_engine(url: str, *, echo: bool, **kwargs: Any) -> AsyncEngine:
         # wait for the lock (SQLite answers SQLITE_BUSY at once to avoid a deadlock), so concurrent
         # read-modify-write units of work would fail instead of queueing behind each other. Only a
         # read_transaction(), which never writes, begins deferred and so never waits for (or holds) the lock.
-        read_only = connection.get_execution_options().get(_SQLITE_READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(_SQLITE_READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        # Waiting for another process's lock must not block the loop: sleep between tries (see sqlite_loop).
+        await_(sqlite_loop.begin_immediate(connection.connection.driver_connection))
 
     @event.listens_for(engine.sync_engine, "reset")
     def _on_reset(dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState) -> None:
@@ -146,10 +161,10 @@ _WRITERS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDicti
 async def write_turn(engine: AsyncEngine) -> AsyncIterator[None]:
     """Queue this process's SQLite writers on ``engine`` one behind the other (a no-op on PostgreSQL).
 
-    SQLite admits one writer; a connection that finds the write lock taken polls for it, sleeping 1, 2, 5 ... up
-    to 100 ms between tries, so concurrent units of work of one process (and its relay) waste most of their time
-    asleep. Taking turns here hands the lock over at once, in arrival order. Writers in other processes still
-    wait through ``busy_timeout``. Like ``busy_timeout``, gives up after 15 s (``OperationalError``).
+    SQLite admits one writer; a connection that finds the write lock taken polls for it, sleeping between tries,
+    so concurrent units of work of one process (and its relay) would waste most of their time asleep. Taking
+    turns here hands the lock over at once, in arrival order. Writers in other processes are still waited for
+    by polling (``sqlite_loop.begin_immediate``). Gives up after 15 s (``OperationalError``).
     """
     if not is_sqlite(engine):
         yield

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text, update
 
+from shared.persistence import sqlite_loop
 from shared.persistence.engine import create_engine, is_sqlite, read_transaction
 from shared.persistence.metadata import UTCDateTime
 
@@ -18,10 +21,66 @@ async def test_sqlite_runs_in_wal_with_foreign_keys_when_engine_is_created(tmp_p
     async with engine.connect() as db:
         assert (await db.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await db.execute(text("PRAGMA foreign_keys"))).scalar() == 1
-        assert (await db.execute(text("PRAGMA busy_timeout"))).scalar() == 15000
+        # No busy wait in SQLite itself: it would block the event loop (see sqlite_loop.begin_immediate).
+        assert (await db.execute(text("PRAGMA busy_timeout"))).scalar() == 0
     await engine.dispose()
     assert is_sqlite(engine)
     assert not is_sqlite("postgresql+asyncpg://x/y")
+
+
+async def test_sqlite_statements_run_on_the_event_loop_thread(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'loop.db'}")
+    threads: list[int] = []
+    async with engine.connect() as db:
+        driver = (await db.get_raw_connection()).driver_connection
+        assert driver is not None
+        await driver.create_function("whose_thread", 0, lambda: threads.append(threading.get_ident()) or 1)
+        assert (await db.execute(text("SELECT whose_thread()"))).scalar() == 1
+    await engine.dispose()
+    assert threads == [threading.get_ident()]  # no hand-off to a worker thread
+
+
+async def test_writer_waits_for_another_process_lock_while_the_loop_keeps_running(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    counters = Table("counters", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer))
+    async with engine.begin() as db:
+        await db.run_sync(counters.metadata.create_all)
+        await db.execute(counters.insert().values(id=1, n=0))
+    other = sqlite3.connect(path, isolation_level=None)  # another process's connection, in effect
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def write() -> None:
+        async with engine.begin() as db:
+            await db.execute(update(counters).values(n=1))
+
+    writer = asyncio.create_task(write())
+    async with asyncio.timeout(5):
+        while ticks < 20:  # the loop runs other work while the writer waits for the lock
+            await asyncio.sleep(0.001)
+            ticks += 1
+    assert not writer.done()
+    other.execute("COMMIT")
+    async with asyncio.timeout(5):
+        await writer
+    async with engine.connect() as db:
+        assert (await db.execute(select(counters.c.n))).scalar() == 1
+    await engine.dispose()
+    other.close()
+
+
+async def test_begin_immediate_gives_up_when_the_lock_is_held_past_its_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "held.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE t (n INTEGER)")
+    other.execute("BEGIN IMMEDIATE")
+    driver = await sqlite_loop.LoopConnection(sqlite_loop.connector(str(path)))
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await sqlite_loop.begin_immediate(driver, timeout=0.05)
+    await driver.close()
+    other.execute("ROLLBACK")
+    other.close()
 
 
 async def test_concurrent_read_modify_writes_all_land_when_sqlite_serialises_them(tmp_path: Path) -> None:
@@ -85,7 +144,7 @@ async def test_sqlite_connection_is_rolled_back_only_when_it_comes_back_inside_a
         driver.rollback = counting_rollback
         await db.execute(update(counters).values(n=1))
         await db.commit()
-    assert rollbacks == []  # committed: nothing left to roll back, no extra hand-off to aiosqlite's thread
+    assert rollbacks == []  # committed: nothing left to roll back, no extra statement
     async with engine.connect() as db:
         raw = await db.get_raw_connection()
         await raw.driver_connection.execute("BEGIN IMMEDIATE")  # a transaction SQLAlchemy does not know of
