@@ -258,8 +258,8 @@ class Service:
         """One quorum queue and one channel per handler, as Warren's consumer runtime."""
         channel = await self.connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=PREFETCH)
-        arguments = {"x-queue-type": "quorum"}
-        queue = await channel.declare_queue(f"{self.name}.{handler}", durable=True, arguments=arguments)
+        quorum: dict[str, Any] = {"x-queue-type": "quorum"}
+        queue = await channel.declare_queue(f"{self.name}.{handler}", durable=True, arguments=quorum)
         for exchange, routing_key in bindings:
             await queue.bind(await self.exchange_on(channel, exchange), routing_key)
 
@@ -516,8 +516,9 @@ async def main(args: argparse.Namespace) -> None:
     connection = await aio_pika.connect(args.amqp)
     service = {"payment": Payment, "fraud": Fraud, "inventory": Inventory}[args.role](db, connection, args)
     await service.start()
-    options = {"http": "httptools", "lifespan": "off", "log_level": "warning", "access_log": False}
-    server = Server(uvicorn.Config(asgi(service), host="127.0.0.1", port=args.port, **options))
+    app = asgi(service)
+    config = uvicorn.Config(app, port=args.port, http="httptools", lifespan="off", access_log=False)
+    server = Server(config)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)

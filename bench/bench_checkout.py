@@ -1,14 +1,23 @@
 """End-to-end checkout benchmark: POST /payments to the payment's final outcome, all services as processes.
 
-For each database backend (PostgreSQL, SQLite) it starts the gateway sandbox, fraud, inventory and payment in
-a fresh vhost with fresh databases, then measures, in the same run:
+For each database backend (PostgreSQL, SQLite) it starts the gateway sandbox, then measures, in the same run:
 
-* baseline: GET /healthz on the payment service at the same client concurrency (HTTP + client cost alone);
+* bare: bench/bare_checkout.py, a hand-written payment, fraud and inventory on aio-pika, asyncpg or aiosqlite and
+  a raw ASGI app, with Warren's durable design (inbox, state and outbox row in one transaction per step,
+  publisher confirms, manual acks, quorum queues), in its own vhost and databases: the floor a lean Python
+  implementation reaches on this machine (``--no-bare`` skips it; ``--payment-only`` never runs it);
+* Warren: fraud, inventory and payment in a fresh vhost with fresh databases, each figure also as a ratio to
+  bare's;
+
+and for each of the two:
+
 * throughput: N checkouts fired with a bounded number in flight, checkouts/s from the first POST to the last
-  outcome event (payment.captured, ...) seen on the broker;
+  outcome event (payment.captured, ...) seen on the broker, and CPU per checkout of every process;
 * latency: an open-loop steady rate (100/s by default): p50/p99 from sending the POST to the outcome event;
-* profile (``--profile``): py-spy samples every service during the sustained steady phase; the hottest frames
-  are printed.
+
+then, for Warren alone: GET /healthz on payment at the same client concurrency (HTTP and client cost alone), a
+steady phase at a share of the measured throughput, and (``--profile``) py-spy samples of every service during
+that phase, whose hottest frames are printed.
 
 Run: ``make bench`` or ``.venv/bin/python bench/bench_checkout.py --backend sqlite --count 300``.
 """
