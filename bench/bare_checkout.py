@@ -7,7 +7,9 @@ Warren's engine) or aiosqlite (one connection in WAL mode whose writers take tur
 ASGI app on uvicorn with httptools, and aiohttp for the card gateway (the gateway sandbox's ``POST
 /v1/charges``). Each step is one transaction with the same durable work as Warren (inbox mark, state rows,
 outbox row); after COMMIT the handler acks its delivery, publishes the outbox row with a confirm and marks it
-sent: the floor of a transactional outbox, where Warren runs a relay that claims and publishes rows.
+sent: the floor of a transactional outbox, where Warren runs a relay that claims and publishes rows. As in
+Warren, the answer that claims the charge is acked only once the gateway's answer is recorded (a crash before
+that redelivers it; there is no sweeper here to retry a claimed charge).
 
 Per checkout: 8 transactions, 5 outbox rows, 6 deliveries, 1 gateway call::
 
