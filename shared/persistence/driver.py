@@ -28,9 +28,29 @@ def timestamp(dialect: str, at: datetime) -> Any:
 
 
 async def fetch_rows(connection: AsyncConnection, text: str, *args: Any) -> list[Any]:
-    """Run ``text`` on ``connection``'s driver, in its current transaction; the rows it returns."""
+    """Run ``text`` on ``connection``'s driver, inside ``connection``'s transaction (begun first if it has not
+    been yet); the rows it returns."""
     dialect = connection.dialect.name
-    driver = (await connection.get_raw_connection()).driver_connection
+    driver = await _in_transaction(connection)
     if dialect == "postgresql":
-        return list(await driver.fetch(text, *args))  # type: ignore[union-attr]
-    return list(await driver.execute_fetchall(sql_for(dialect, text), args))  # type: ignore[union-attr]
+        return list(await driver.fetch(text, *args))
+    return list(await driver.execute_fetchall(sql_for(dialect, text), args))
+
+
+async def _in_transaction(connection: AsyncConnection) -> Any:
+    """``connection``'s driver connection, with ``connection``'s transaction begun on the database.
+
+    SQLAlchemy begins lazily: on SQLite at its first statement (the engine's "begin" hook sends BEGIN IMMEDIATE),
+    on asyncpg when its adapter runs the first statement. A statement sent to the driver before either would run
+    in autocommit, outside the unit of work: an inbox mark committed without the handler's effects.
+    """
+    if not connection.in_transaction():
+        await connection.begin()  # SQLite: the begin hook takes the write lock here
+    raw = await connection.get_raw_connection()
+    if connection.dialect.name == "postgresql":
+        adapter: Any = raw.dbapi_connection
+        # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement; with none yet, send it now, as it
+        # would (it then commits or rolls back this transaction with the connection).
+        if adapter._transaction is None:
+            await adapter._start_transaction()
+    return raw.driver_connection
