@@ -384,6 +384,29 @@ class Environment:
         return f"{POSTGRES_BASE}/{name}"
 
 
+class CpuMeter:
+    """CPU used from now on by the given processes, the bench client, the broker, PostgreSQL and the machine."""
+
+    def __init__(self, processes: dict[str, ServiceProcess]) -> None:
+        self._processes = processes
+        self._cpu = {name: cpu_seconds(p) for name, p in processes.items()}
+        self._infra = {name: cpu_of(name) for name in ("beam.smp", "postgres")}
+        self._machine = machine_cpu()
+        self._client = time.process_time()
+        self._started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._started
+
+    def per_checkout(self, count: int) -> tuple[dict[str, float], float, dict[str, float], float]:
+        """Milliseconds per checkout: each process, the client, the broker and PostgreSQL, the whole machine."""
+        per = 1000 / count
+        cpu_ms = {name: per * (cpu_seconds(p) - self._cpu[name]) for name, p in self._processes.items()}
+        client_ms = per * (time.process_time() - self._client)
+        infra_ms = {name: per * (cpu_of(name) - before) for name, before in self._infra.items()}
+        return cpu_ms, client_ms, infra_ms, per * (machine_cpu() - self._machine)
+
+
 async def measure(
     stack: AsyncExitStack,
     client: ClientSession,
@@ -400,15 +423,9 @@ async def measure(
     await listener.start(stack, amqp_url)
     await throughput(client, payment_url, listener, 20, args.concurrency)  # warm-up
     await settled(client, inventory_url)
-    cpu_before = {name: cpu_seconds(p) for name, p in processes.items()}
-    infra_before = {name: cpu_of(name) for name in ("beam.smp", "postgres")}
-    machine_before = machine_cpu()
-    client_before = time.process_time()
+    meter = CpuMeter(processes)
     rate, outcomes = await throughput(client, payment_url, listener, args.count, args.concurrency)
-    cpu_ms = {name: 1000 * (cpu_seconds(p) - cpu_before[name]) / args.count for name, p in processes.items()}
-    client_ms = 1000 * (time.process_time() - client_before) / args.count
-    infra_ms = {name: 1000 * (cpu_of(name) - before) / args.count for name, before in infra_before.items()}
-    machine_ms = 1000 * (machine_cpu() - machine_before) / args.count
+    cpu_ms, client_ms, infra_ms, machine_ms = meter.per_checkout(args.count)
     total_cpu = sum(cpu_ms.values())
     versus = f"; {rate / bare['checkouts_per_s']:.3f} of bare's" if bare else ""
     print(f"   throughput: {rate:8.1f} checkouts/s ({args.count} checkouts, {dict(outcomes)}){versus}")
@@ -427,12 +444,22 @@ async def measure(
         f" + other {machine_ms - total_cpu - client_ms - sum(infra_ms.values()):.1f} ms"
     )
     await settled(client, inventory_url)
+    meter = CpuMeter(processes)
     latencies, achieved = await steady(client, payment_url, listener, args.rate, args.duration)
+    steady_cpu, _, _, steady_machine = meter.per_checkout(len(latencies))
+    busy = steady_machine * len(latencies) / (1000 * meter.elapsed() * (os.cpu_count() or 1))
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     versus = f"; bare's p50 {bare['p50_ms']:.0f} ms, p99 {bare['p99_ms']:.0f} ms" if bare else ""
     print(
         f"   steady {args.rate:.0f}/s for {args.duration:.0f}s (sent at {achieved:.1f}/s): "
         f"p50 {1000 * p50:.0f} ms, p99 {1000 * p99:.0f} ms, max {1000 * max(latencies):.0f} ms{versus}"
+    )
+    # One message at a time costs more than a burst (no batching in relays, a wake-up per message): the
+    # machine's CPU per checkout at the steady rate, against the throughput phase's.
+    print(
+        f"   CPU per checkout at {args.rate:.0f}/s: services {sum(steady_cpu.values()):.1f} ms"
+        f" ({', '.join(f'{name} {ms:.1f}' for name, ms in steady_cpu.items())}), whole machine"
+        f" {steady_machine:.1f} ms; the machine was {busy:.0%} busy"
     )
     await listener.wait_for(list(listener.seen), timeout=1)
     await settled(client, inventory_url)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment.adapters.orm import payments
@@ -29,11 +29,22 @@ _BY_ID = select(payments).where(payments.c.id == bindparam("payment_id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
 _BY_KEY = select(payments).where(payments.c.idempotency_key == bindparam("key"))
 _INSERT = payments.insert()
-_UPDATE = (
-    update(payments)
-    .where(payments.c.id == bindparam("b_id"), payments.c.version == bindparam("b_version"))
-    .values({column.name: bindparam(column.name) for column in payments.c if column.name != "id"})
-)
+# One UPDATE per set of changed columns, built on first use: a step changes a few columns (status, an answer, the
+# history, the version), and binding all 27 (JSON-encoding the basket again) cost more than the statement.
+_UPDATES: dict[frozenset[str], Update] = {}
+
+
+def _update_of(columns: frozenset[str]) -> Update:
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        statement = _UPDATES[columns] = (
+            update(payments)
+            .where(payments.c.id == bindparam("b_id"), payments.c.version == bindparam("b_version"))
+            .values({name: bindparam(name) for name in sorted(columns)})
+        )
+    return statement
+
+
 _DUE = (
     select(payments.c.id)
     .where(payments.c.charge_due_at.is_not(None), payments.c.charge_due_at <= bindparam("now"))
@@ -99,10 +110,10 @@ class SqlPaymentRepository:
                 row["version"] = payment.version = 1
                 await self._connection.execute(_INSERT, row)
             elif row != loaded:
-                row["version"] = payment.version + 1
-                params = {**row, "b_id": payment.id, "b_version": payment.version}
-                del params["id"]
-                result = await self._connection.execute(_UPDATE, params)
+                changed = {name: value for name, value in row.items() if loaded.get(name) != value}
+                changed["version"] = payment.version + 1
+                params = {**changed, "b_id": payment.id, "b_version": payment.version}
+                result = await self._connection.execute(_update_of(frozenset(changed)), params)
                 if result.rowcount != 1:  # type: ignore[attr-defined]
                     raise ConcurrencyConflict(f"payment {payment.id} changed since it was read")
                 payment.version += 1
