@@ -11,6 +11,10 @@ Nothing may block the loop, and the one thing in SQLite that waits is the write 
 (WAL readers never wait). So connections have ``busy_timeout`` 0 and :func:`begin_immediate` waits for the lock
 asynchronously, retrying with short sleeps (as SQLite's own busy handler does, without holding the thread).
 This process's own writers never meet the lock taken: they queue in ``write_turn`` first.
+
+What does still run on the loop: SQLite's automatic WAL checkpoint, which the commit that fills the WAL past 1,000
+pages runs, with an fsync (``synchronous=NORMAL``). Measured here: one commit in about 900 took 6-7 ms instead of
+10-30 µs, a bounded pause, against a hand-off on every call.
 """
 
 from __future__ import annotations
