@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -119,7 +120,11 @@ def _sqlite_engine(url: str, *, echo: bool, **kwargs: Any) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN")
             return
         # Waiting for another process's lock must not block the loop: sleep between tries (see sqlite_loop).
-        await_(sqlite_loop.begin_immediate(connection.connection.driver_connection))
+        try:
+            await_(sqlite_loop.begin_immediate(connection.connection.driver_connection))
+        except sqlite3.OperationalError as exc:
+            # As SQLAlchemy reports a statement's database error, so callers catching SQLAlchemyError retry it.
+            raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
 
     @event.listens_for(engine.sync_engine, "reset")
     def _on_reset(dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState) -> None:

@@ -84,11 +84,12 @@ def is_locked(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
-async def begin_immediate(driver: aiosqlite.Connection, *, timeout: float = WRITE_LOCK_TIMEOUT) -> None:
+async def begin_immediate(driver: aiosqlite.Connection, *, timeout: float | None = None) -> None:
     """``BEGIN IMMEDIATE``: take the write lock, waiting (without blocking the loop) while another process holds
-    it; ``sqlite3.OperationalError`` ("database is locked") after ``timeout`` seconds."""
+    it; ``sqlite3.OperationalError`` ("database is locked") after ``timeout`` seconds (default
+    :data:`WRITE_LOCK_TIMEOUT`)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + (WRITE_LOCK_TIMEOUT if timeout is None else timeout)
     delay = _FIRST_RETRY
     while True:
         try:

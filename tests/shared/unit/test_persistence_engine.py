@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from shared.persistence import sqlite_loop
 from shared.persistence.engine import create_engine, is_sqlite, read_transaction
@@ -81,6 +82,25 @@ async def test_begin_immediate_gives_up_when_the_lock_is_held_past_its_timeout(t
     await driver.close()
     other.execute("ROLLBACK")
     other.close()
+
+
+async def test_engine_raises_sqlalchemy_operational_error_when_another_process_keeps_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "kept.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as db:
+        await db.execute(text("CREATE TABLE t (n INTEGER)"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    monkeypatch.setattr(sqlite_loop, "WRITE_LOCK_TIMEOUT", 0.05)
+    # As SQLAlchemy reports any database error: callers catching SQLAlchemyError retry it.
+    with pytest.raises(OperationalError, match="locked"):
+        async with engine.begin() as db:
+            await db.execute(text("INSERT INTO t VALUES (1)"))
+    other.execute("ROLLBACK")
+    other.close()
+    await engine.dispose()
 
 
 async def test_concurrent_read_modify_writes_all_land_when_sqlite_serialises_them(tmp_path: Path) -> None:
