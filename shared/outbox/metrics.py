@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from shared.outbox.schema import RowKind
+
 PENDING_ROWS = Gauge("warren_outbox_pending_rows", "Outbox rows committed but not yet published")
 OLDEST_PENDING_AGE = Gauge(
     "warren_outbox_oldest_pending_age_seconds", "Age of the oldest pending outbox row (0 when none)"
 )
 FAILED_ROWS = Gauge("warren_outbox_failed_rows", "Outbox rows marked failed, waiting for an operator")
 PUBLISHED = Counter("warren_outbox_published", "Outbox rows published and confirmed by the broker", ["kind"])
+# The relay counts every batch: the labelled child once per kind, not a labels() lookup per batch.
+PUBLISHED_BY_KIND = {kind.value: PUBLISHED.labels(kind=kind.value) for kind in RowKind}
 FAILED = Counter("warren_outbox_failed", "Outbox rows marked permanently failed, by reason", ["reason"])
 PUBLISH_ERRORS = Counter(
     "warren_outbox_publish_errors",

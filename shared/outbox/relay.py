@@ -259,7 +259,10 @@ class OutboxRelay:
             key = row["aggregate_id"] if row["aggregate_id"] is not None else ("row", row["id"])
             chains[key].append(row)
         outcome = _Outcome(sent=[], failed={}, refused={})
-        await asyncio.gather(*(self._publish_chain(chain, outcome) for chain in chains.values()))
+        if len(chains) == 1:  # at a trickle every batch is one row: no task to gather
+            await self._publish_chain(next(iter(chains.values())), outcome)
+        else:
+            await asyncio.gather(*(self._publish_chain(chain, outcome) for chain in chains.values()))
         if outcome.sent and os.environ.get(KILL_AFTER_CONFIRM_ENV):
             os.kill(os.getpid(), signal.SIGKILL)
         return outcome
@@ -301,7 +304,7 @@ class OutboxRelay:
             published[row["kind"]] += 1
             metrics.RELAY_LAG.observe((now - row["created_at"]).total_seconds())
         for kind, count in published.items():
-            metrics.PUBLISHED.labels(kind=kind).inc(count)
+            metrics.PUBLISHED_BY_KIND[kind].inc(count)
         for row_id, reason in outcome.failed.items():
             metrics.FAILED.labels(reason=reason.split(":", 1)[0]).inc()
             log.error("outbox row %s (%s) failed: %s", row_id, by_id[row_id]["message_type"], reason)
