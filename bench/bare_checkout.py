@@ -3,7 +3,8 @@
 The same saga as Warren's payment, fraud and inventory services, with the same durable design, written
 straight on the drivers: aio-pika (publisher confirms, manual acks, one quorum queue per handler on topic
 exchanges, persistent messages, Warren's prefetch of 32), asyncpg (a pool of at most 15 connections, as
-Warren's engine) or aiosqlite (one connection in WAL mode whose writers take turns, as Warren on SQLite), a raw
+Warren's engine) or sqlite3 on the loop's thread (one connection in WAL mode whose writers take turns, as
+Warren on SQLite), a raw
 ASGI app on uvicorn with httptools, and aiohttp for the card gateway (the gateway sandbox's ``POST
 /v1/charges``). Each step is one transaction with the same durable work as Warren (inbox mark, state rows,
 outbox row); after COMMIT the handler acks its delivery, publishes the outbox row with a confirm and marks it
@@ -47,7 +48,6 @@ from typing import Any, NamedTuple
 
 import aio_pika
 import aiohttp
-import aiosqlite
 import asyncpg
 import uvicorn
 import uvloop
@@ -166,15 +166,15 @@ SETTLE_RESERVATION = "UPDATE reservations SET status = $2, reason = $3 WHERE pay
 
 
 class Lite:
-    """asyncpg's connection methods on an aiosqlite connection ($1 placeholders become ?1, no FOR UPDATE)."""
+    """asyncpg's connection methods on a sqlite3 connection, run on the loop's thread as Warren does ($1
+    placeholders become ?1, no FOR UPDATE)."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
         sql = query.replace("$", "?").replace(" FOR UPDATE", "")
-        async with self.connection.execute(sql, args) as cursor:
-            return await cursor.fetchone()
+        return self.connection.execute(sql, args).fetchone()
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         row = await self.fetchrow(query, *args)
@@ -184,18 +184,20 @@ class Lite:
 
 
 class Database:
-    """An asyncpg pool, or one aiosqlite connection whose transactions take turns (BEGIN IMMEDIATE)."""
+    """An asyncpg pool, or one sqlite3 connection whose transactions take turns (BEGIN IMMEDIATE)."""
 
     def __init__(self, dsn: str) -> None:
         self.dsn, self.sqlite, self.turn = dsn, dsn.startswith("sqlite:"), asyncio.Lock()
 
     async def open(self, ddl: str) -> None:
         if self.sqlite:
-            self.lite = await aiosqlite.connect(self.dsn.removeprefix("sqlite:///"), isolation_level=None)
+            # One process per database file: the write lock is never waited for, so the calls never block.
+            path = self.dsn.removeprefix("sqlite:///")
+            self.lite = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.lite.row_factory = sqlite3.Row
-            for pragma in ("journal_mode=WAL", "busy_timeout=15000", "foreign_keys=ON", "synchronous=NORMAL"):
-                await self.lite.execute(f"PRAGMA {pragma}")
-            await self.lite.executescript(ddl.format(id="integer PRIMARY KEY", json="text"))
+            for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+                self.lite.execute(f"PRAGMA {pragma}")
+            self.lite.executescript(ddl.format(id="integer PRIMARY KEY", json="text"))
         else:
             self.pool = await asyncpg.create_pool(self.dsn, min_size=2, max_size=15)
             await self.pool.execute(ddl.format(id="bigserial PRIMARY KEY", json="json"))
@@ -207,13 +209,13 @@ class Database:
                 yield connection
             return
         async with self.turn:
-            await self.lite.execute("BEGIN IMMEDIATE")
+            self.lite.execute("BEGIN IMMEDIATE")
             try:
                 yield Lite(self.lite)
             except BaseException:
-                await self.lite.execute("ROLLBACK")
+                self.lite.execute("ROLLBACK")
                 raise
-            await self.lite.execute("COMMIT")
+            self.lite.execute("COMMIT")
 
     async def execute(self, query: str, *args: Any) -> None:
         """One statement in a transaction of its own."""
@@ -224,7 +226,10 @@ class Database:
             await self.pool.execute(query, *args)
 
     async def close(self) -> None:
-        await (self.lite.close() if self.sqlite else self.pool.close())
+        if self.sqlite:
+            self.lite.close()
+        else:
+            await self.pool.close()
 
 
 class Outgoing(NamedTuple):

@@ -3,7 +3,7 @@
 For each database backend (PostgreSQL, SQLite) it starts the gateway sandbox and two implementations of the
 checkout side by side, each in its own vhost with its own databases:
 
-* bare: bench/bare_checkout.py, a hand-written payment, fraud and inventory on aio-pika, asyncpg or aiosqlite and
+* bare: bench/bare_checkout.py, a hand-written payment, fraud and inventory on aio-pika, asyncpg or sqlite3 and
   a raw ASGI app, with Warren's durable design (inbox, state and outbox row in one transaction per step,
   publisher confirms, manual acks, quorum queues): the floor a lean Python implementation reaches on this
   machine (``--no-bare`` skips it; ``--payment-only`` never runs it);
