@@ -46,7 +46,13 @@ async def _in_transaction(connection: AsyncConnection) -> Any:
     """
     if not connection.in_transaction():
         await connection.begin()  # SQLite: the begin hook takes the write lock here
-    raw = await connection.get_raw_connection()
+    sync = connection.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        # A live connection hands out its pooled connection without I/O: no greenlet round trip, which
+        # get_raw_connection() makes in case it has to reconnect (two per unit of work: the mark and the outbox).
+        raw: Any = sync.connection
+    else:
+        raw = await connection.get_raw_connection()
     if connection.dialect.name == "postgresql":
         adapter: Any = raw.dbapi_connection
         # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement; with none yet, send it now, as it
