@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.outbox.schema import MESSAGE_COLUMNS, RowStatus, outbox_relay_lease
-from shared.persistence.driver import sql_for, timestamp
+from shared.persistence.driver import pooled_connection, sql_for, timestamp
 from shared.persistence.metadata import utcnow
 from shared.persistence.sqlite_loop import begin_immediate
 
@@ -168,7 +168,7 @@ _CLAIMS = {
 async def batch_connection(engine: AsyncEngine) -> AsyncIterator[BatchConnection]:
     """A pooled connection for one batch; a connection that failed is discarded, not returned to the pool."""
     async with engine.connect() as connection:
-        raw = await connection.get_raw_connection()
+        raw = await pooled_connection(connection)
         try:
             yield BatchConnection(raw.driver_connection, engine.dialect.name)
         except DATABASE_ERRORS:
@@ -195,7 +195,7 @@ class HeldConnection:
         if self._connection is None or self._batch is None:
             connection = await self._engine.connect()
             try:
-                raw = await connection.get_raw_connection()
+                raw = await pooled_connection(connection)
             except BaseException:
                 await connection.close()
                 raise

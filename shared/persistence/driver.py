@@ -37,6 +37,19 @@ async def fetch_rows(connection: AsyncConnection, text: str, *args: Any) -> list
     return list(await driver.execute_fetchall(sql_for(dialect, text), args))
 
 
+async def pooled_connection(connection: AsyncConnection) -> Any:
+    """``connection``'s pooled DB-API connection (``.driver_connection`` is asyncpg's or aiosqlite's).
+
+    A live connection hands it out without I/O, so without the greenlet round trip that
+    ``get_raw_connection()`` makes in case it has to reconnect: two per unit of work (the inbox mark and the
+    outbox insert), two per relay batch.
+    """
+    sync = connection.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        return sync.connection
+    return await connection.get_raw_connection()
+
+
 async def _in_transaction(connection: AsyncConnection) -> Any:
     """``connection``'s driver connection, with ``connection``'s transaction begun on the database.
 
@@ -46,13 +59,7 @@ async def _in_transaction(connection: AsyncConnection) -> Any:
     """
     if not connection.in_transaction():
         await connection.begin()  # SQLite: the begin hook takes the write lock here
-    sync = connection.sync_connection
-    if sync is not None and not sync.closed and not sync.invalidated:
-        # A live connection hands out its pooled connection without I/O: no greenlet round trip, which
-        # get_raw_connection() makes in case it has to reconnect (two per unit of work: the mark and the outbox).
-        raw: Any = sync.connection
-    else:
-        raw = await connection.get_raw_connection()
+    raw = await pooled_connection(connection)
     if connection.dialect.name == "postgresql":
         adapter: Any = raw.dbapi_connection
         # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement; with none yet, send it now, as it

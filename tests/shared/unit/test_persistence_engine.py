@@ -13,6 +13,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from shared.persistence import sqlite_loop
+from shared.persistence.driver import pooled_connection
 from shared.persistence.engine import create_engine, is_sqlite, read_transaction
 from shared.persistence.metadata import UTCDateTime
 
@@ -196,3 +197,18 @@ def test_naive_timestamps_are_refused_when_bound() -> None:
 def test_unsupported_database_is_refused_when_engine_is_created() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         create_engine("mysql+aiomysql://x/y")
+
+
+async def test_pooled_connection_is_the_raw_connection_and_is_replaced_after_invalidation(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'raw.db'}")
+    async with engine.connect() as db:
+        live = await pooled_connection(db)
+        assert live is await db.get_raw_connection()
+        await db.invalidate()
+        # As get_raw_connection() does: an invalidated connection is replaced, never handed out again.
+        fresh = await pooled_connection(db)
+        assert fresh.driver_connection is not live.driver_connection
+        assert (await db.execute(text("SELECT 1"))).scalar() == 1
+    await engine.dispose()
