@@ -82,10 +82,11 @@ class BatchConnection:
 
     def __init__(self, driver: Any, dialect: str) -> None:
         self._driver = driver
+        self._dialect = dialect
         self._postgres = dialect == "postgresql"
 
     def _sql(self, text: str) -> str:
-        return sql_for("postgresql" if self._postgres else "sqlite", text)
+        return sql_for(self._dialect, text)
 
     async def _fetch(self, text: str, *args: Any) -> list[Sequence[Any]]:
         if self._postgres:
@@ -133,7 +134,7 @@ class BatchConnection:
         return rows
 
     def _timestamp(self, at: datetime) -> Any:
-        return timestamp("postgresql" if self._postgres else "sqlite", at)
+        return timestamp(self._dialect, at)
 
     async def mark_sent(self, ids: Sequence[int], *, at: datetime) -> None:
         """Mark confirmed rows sent (one statement for the whole batch)."""

@@ -1,8 +1,8 @@
 """Inserting outbox rows in the caller's transaction, in as few round trips as the database allows.
 
 One statement per commit, run on the database driver inside the unit of work's transaction
-(:mod:`shared.persistence.driver`: every commit with an event runs it, so SQLAlchemy's per-statement work and, on
-SQLite, extra hand-offs to aiosqlite's thread are skipped): one ``INSERT`` with a ``VALUES`` tuple per row. On
+(:mod:`shared.persistence.driver`: every commit with an event runs it, so SQLAlchemy's per-statement work is
+skipped): one ``INSERT`` with a ``VALUES`` tuple per row. On
 PostgreSQL the same statement also notifies relays in other processes (``RETURNING pg_notify(...)``: PostgreSQL
 sends one notification per channel and payload at commit, and none on rollback), so waking them costs no extra
 round trip; the payload names the engine and process, and a relay on that same engine, already woken

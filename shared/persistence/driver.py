@@ -1,8 +1,7 @@
 """Platform statements run on the database driver itself (asyncpg, aiosqlite), inside SQLAlchemy's transaction.
 
-The few fixed statements every message or batch runs (the relay's claim and mark, the inbox mark) skip
-SQLAlchemy's per-statement work; on SQLite they also make one hand-off to aiosqlite's thread instead of three or
-four. They are written once with PostgreSQL's numbered parameters (``$1``), which SQLite reads as ``?1``, and
+The few fixed statements every message or batch runs (the relay's claim and mark, the inbox mark, the outbox
+insert) skip SQLAlchemy's per-statement work (about 100 us a statement on asyncpg, 40 us on SQLite). They are written once with PostgreSQL's numbered parameters (``$1``), which SQLite reads as ``?1``, and
 take values as the tables store them (see :func:`timestamp`).
 """
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,18 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.inbox.store import was_handled
 from shared.messaging.envelope import Envelope
 from shared.outbox.schema import outbox_messages
-from shared.persistence.engine import create_engine
-from shared.testing.outbox import ProbeHappened, ProbeUnitOfWork, create_tables
+from shared.testing.outbox import ProbeHappened, ProbeUnitOfWork
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await create_tables(engine)
-    yield engine
-    await engine.dispose()
 
 
 def incoming() -> Envelope:

@@ -90,14 +90,6 @@ def relays() -> Iterator[list[RelayProcess]]:
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await create_tables(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
 async def queue(amqp_url: str) -> AsyncIterator[AbstractQueue]:
     connection: AbstractRobustConnection = await connect(amqp_url, connection_name="test-outbox-faults")
     channel = await connection.channel()

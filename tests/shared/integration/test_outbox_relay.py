@@ -34,14 +34,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await create_tables(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
 async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
     connection = await connect(amqp_url, connection_name="test-outbox")
     yield connection

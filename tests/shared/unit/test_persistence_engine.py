@@ -60,7 +60,7 @@ async def test_writer_waits_for_another_process_lock_while_the_loop_keeps_runnin
     writer = asyncio.create_task(write())
     async with asyncio.timeout(5):
         while ticks < 20:  # the loop runs other work while the writer waits for the lock
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0)  # yield: the writer's retries and these ticks interleave
             ticks += 1
     assert not writer.done()
     other.execute("COMMIT")
