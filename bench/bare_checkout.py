@@ -382,10 +382,18 @@ class Payment(Service):
     async def charge(self, p: Any, history: str, message: Message) -> list[Outgoing]:
         body = {"amount": p["amount"], "currency": p["currency"], "token": p["token"], "reference": p["id"]}
         headers = {"Idempotency-Key": p["id"]}
-        async with self.gateway.post("/v1/charges", json=body, headers=headers) as answer:
-            if answer.status >= 500:  # Warren retries; here the payment stays charging
-                raise RuntimeError(f"gateway answered {answer.status}")
-            charge = await answer.json()
+        for attempt in range(3):
+            # A pooled keep-alive connection the gateway closed while idle fails the next request; the charge is
+            # idempotent by key, so retry it as Warren does (without this, one lost checkout hangs the bench).
+            try:
+                async with self.gateway.post("/v1/charges", json=body, headers=headers) as answer:
+                    if answer.status >= 500:  # Warren retries more; here the payment stays charging
+                        raise RuntimeError(f"gateway answered {answer.status}")
+                    charge = await answer.json()
+                break
+            except aiohttp.ClientConnectionError:
+                if attempt == 2:
+                    raise
         captured = 200 <= answer.status < 300
         status, now = ("captured" if captured else "declined"), time.time()
         history = json.dumps([*json.loads(history), {"at": now, "event": status}])

@@ -26,6 +26,10 @@ class UnsafeConfigurationError(ValueError):
     """A setting that is fine on a laptop but refused in production (guest user, open bind address)."""
 
 
+# PostgreSQL connections a service process keeps, unless <SERVICE>_DATABASE_POOL_SIZE says otherwise.
+DEFAULT_DATABASE_POOL_SIZE = 15
+
+
 class ServiceSettings(BaseSettings):
     """Base settings: broker, database, HTTP bind and environment. Subclasses set ``env_prefix``."""
 
@@ -34,6 +38,8 @@ class ServiceSettings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/warren"
     database_url: str = "sqlite+aiosqlite:///./var/service.db"
+    # PostgreSQL connections this process keeps (a fixed pool, see shared.runtime.service.service_engine).
+    database_pool_size: int = Field(default=DEFAULT_DATABASE_POOL_SIZE, ge=2)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"
