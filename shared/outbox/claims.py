@@ -6,7 +6,8 @@ when failures hold their aggregate) is in the same batch, ahead of it. On Postgr
 row 3 of an aggregate while relay A still holds its row 2. On SQLite a lease admits one relay at a time.
 
 The relay's per-batch statements run on the database driver itself (asyncpg, aiosqlite), on a connection taken
-from the engine's pool: a batch is a claim, one mark statement and the commit, and at 500 events/s the relay runs
+from the engine's pool: a batch is a claim, one mark statement and the commit (on PostgreSQL three round trips:
+the begin, the claim, and the mark sent with the commit), and at 500 events/s the relay runs
 hundreds of small batches a second, where SQLAlchemy's per-statement machinery cost more CPU than the statements
 (about 1 ms against 0.45 ms per batch on this project's 2-core machine). The claim is one statement: the batch,
 and per aggregate the first earlier unpublished row outside it. Marking a batch sent is one statement whatever
@@ -77,6 +78,21 @@ _COUNT_REFUSAL = (
 )
 
 
+# PostgreSQL: the relay's transaction begins in one round trip, with asynchronous commit. Its writes are only
+# marks (sent, failed, refusals): one lost in a database crash means the row is published again, which
+# at-least-once delivery and the consumers' inboxes already absorb. Skipping the WAL flush saves ~110 us of
+# machine time per batch on this project's 2-core machine (fdatasync: 217 against 110 us per commit, measured).
+_BEGIN_RELAY_TRANSACTION = "BEGIN; SET LOCAL synchronous_commit = off"
+
+
+def _literal_mark_sent(ids: Sequence[int], at: datetime) -> str:
+    """The mark as literal SQL, sent with the COMMIT in one round trip: ids are ints, ``at`` our own datetime."""
+    id_list = ",".join(str(int(row_id)) for row_id in ids)
+    return _MARK_SENT.replace("$1", f"'{at.astimezone(UTC).isoformat()}'::timestamptz").format(
+        ids=f"= ANY('{{{id_list}}}'::bigint[])"
+    )
+
+
 class BatchConnection:
     """One batch's statements on the driver connection of a pooled connection (see the module docstring)."""
 
@@ -84,6 +100,9 @@ class BatchConnection:
         self._driver = driver
         self._dialect = dialect
         self._postgres = dialect == "postgresql"
+        # PostgreSQL, inside transaction(): the mark-sent statement, sent with the COMMIT.
+        self._in_transaction = False
+        self._with_commit: str | None = None
 
     def _sql(self, text: str) -> str:
         return sql_for(self._dialect, text)
@@ -103,8 +122,20 @@ class BatchConnection:
     async def transaction(self) -> AsyncIterator[None]:
         """A write transaction (SQLite: IMMEDIATE, so it queues for the write lock instead of failing)."""
         if self._postgres:
-            async with self._driver.transaction():
+            await self._driver.execute(_BEGIN_RELAY_TRANSACTION)
+            self._in_transaction, self._with_commit = True, None
+            try:
                 yield
+            except BaseException:
+                self._in_transaction, self._with_commit = False, None
+                # A broken connection fails the rollback too: the original error is the one to report, and the
+                # caller discards the connection on a database error.
+                with contextlib.suppress(*DATABASE_ERRORS):
+                    await self._driver.execute("ROLLBACK")
+                raise
+            statements = f"{self._with_commit}; COMMIT" if self._with_commit else "COMMIT"
+            self._in_transaction, self._with_commit = False, None
+            await self._driver.execute(statements)
             return
         await begin_immediate(self._driver)
         try:
@@ -137,8 +168,11 @@ class BatchConnection:
         return timestamp(self._dialect, at)
 
     async def mark_sent(self, ids: Sequence[int], *, at: datetime) -> None:
-        """Mark confirmed rows sent (one statement for the whole batch)."""
-        if ids:
+        """Mark confirmed rows sent (one statement for the whole batch; on PostgreSQL in a transaction, sent with
+        its COMMIT)."""
+        if ids and self._postgres and self._in_transaction and self._with_commit is None:
+            self._with_commit = _literal_mark_sent(ids, at)
+        elif ids:
             ids_sql = _IDS["postgresql" if self._postgres else "sqlite"]
             arg: Any = list(ids) if self._postgres else json.dumps(list(ids))
             await self._execute(_MARK_SENT.format(ids=ids_sql), self._timestamp(at), arg)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.inbox.store import sweep_inbox
 from shared.messaging.connection import connect
 from shared.messaging.envelope import Envelope
-from shared.outbox import admin
+from shared.outbox import admin, claims
 from shared.outbox import metrics as outbox_metrics
 from shared.outbox.relay import OutboxRelay, RelaySettings
 from shared.outbox.retention import sweep_sent
@@ -440,3 +440,40 @@ async def test_one_commit_writes_thousands_of_rows_in_order_when_they_exceed_one
             await connection.execute(select(outbox_messages.c.payload).order_by(outbox_messages.c.id))
         ).all()
     assert [json.loads(r.payload)["seq"] for r in rows] == list(range(2600))
+
+
+async def test_postgres_relay_transaction_commits_asynchronously_and_marks_with_its_commit(
+    postgres_url: str,
+) -> None:
+    """The relay's transaction skips the WAL flush (its marks are replayable) and sends the mark with the COMMIT;
+    a failed batch leaves its rows pending."""
+    engine = create_engine(postgres_url)
+    await create_tables(engine)
+    try:
+        await bump(engine, str(uuid.uuid4()))
+        async with claims.batch_connection(engine) as db:
+            async with db.transaction():
+                [(mode,)] = await db._fetch("SHOW synchronous_commit")
+                rows = await db.fetch_batch(limit=10, lock=True, hold_on_failure=False)
+                await db.mark_sent([row["id"] for row in rows], at=utcnow())
+                [(pending,)] = await db._fetch(
+                    "SELECT count(*) FROM outbox_messages WHERE status = 'pending'"
+                )
+            assert (mode, len(rows), pending) == ("off", 1, 1)  # the mark waits for the commit
+            [(mode_after,)] = await db._fetch("SHOW synchronous_commit")
+            assert mode_after == "on"  # SET LOCAL: the pooled connection is unchanged after the batch
+            await bump(engine, str(uuid.uuid4()))
+            with pytest.raises(RuntimeError):
+                await _fail_batch_after_mark(db)
+        async with engine.connect() as connection:
+            statuses = (await connection.execute(select(outbox_messages.c.status))).scalars().all()
+        assert sorted(statuses) == ["pending", "sent"]
+    finally:
+        await engine.dispose()
+
+
+async def _fail_batch_after_mark(db: claims.BatchConnection) -> None:
+    async with db.transaction():
+        rows = await db.fetch_batch(limit=10, lock=True, hold_on_failure=False)
+        await db.mark_sent([row["id"] for row in rows], at=utcnow())
+        raise RuntimeError("broker gone mid-batch")
