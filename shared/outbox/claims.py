@@ -31,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.outbox.schema import MESSAGE_COLUMNS, RowStatus, outbox_relay_lease
 from shared.persistence.driver import pooled_connection, sql_for, timestamp
+from shared.persistence.engine import is_sqlite, own_sqlite_connection
 from shared.persistence.metadata import utcnow
-from shared.persistence.sqlite_loop import begin_immediate
+from shared.persistence.sqlite_loop import LoopConnection, begin_immediate
 
 # What a database failure during a batch looks like, through SQLAlchemy or the drivers: the relay backs off.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (
@@ -212,43 +213,53 @@ async def batch_connection(engine: AsyncEngine) -> AsyncIterator[BatchConnection
 
 
 class HeldConnection:
-    """A relay's own pooled connection, taken at its first batch and kept until it stops or fails.
+    """A relay's own connection, taken at its first batch and kept until it stops or fails.
 
     At a trickle every commit is a batch of one row, and checking a connection out of SQLAlchemy's pool and
-    returning it (events, reset) cost about as much CPU as the batch's own statements. PostgreSQL only: on SQLite
-    the relay must not keep the one pooled connection while it publishes. A connection that failed is
-    invalidated (the pool replaces it) and the next batch takes a fresh one.
+    returning it (events, reset) cost about as much CPU as the batch's own statements (twice per batch on SQLite:
+    the read, then the marks). PostgreSQL: a pooled connection kept checked out. SQLite: a connection of its own
+    outside the pool, whose one connection serves the units of work and must not wait while the relay publishes;
+    its marks still take the process's write turn. A connection that failed is discarded and the next batch
+    takes a fresh one.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._connection: AsyncConnection | None = None
+        self._connection: AsyncConnection | None = None  # PostgreSQL: the pooled connection kept checked out
+        self._own: LoopConnection | None = None  # SQLite: the relay's own connection
         self._batch: BatchConnection | None = None
+
+    async def _open(self) -> BatchConnection:
+        if is_sqlite(self._engine):
+            self._own = await own_sqlite_connection(self._engine)
+            return BatchConnection(self._own, "sqlite")
+        connection = await self._engine.connect()
+        try:
+            raw = await pooled_connection(connection)
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection = connection
+        return BatchConnection(raw.driver_connection, self._engine.dialect.name)
 
     @contextlib.asynccontextmanager
     async def use(self) -> AsyncIterator[BatchConnection]:
-        if self._connection is None or self._batch is None:
-            connection = await self._engine.connect()
-            try:
-                raw = await pooled_connection(connection)
-            except BaseException:
-                await connection.close()
-                raise
-            self._connection = connection
-            self._batch = BatchConnection(raw.driver_connection, self._engine.dialect.name)
+        if self._batch is None:
+            self._batch = await self._open()
         try:
             yield self._batch
         except DATABASE_ERRORS:
-            connection, self._connection, self._batch = self._connection, None, None
-            with contextlib.suppress(Exception):
-                await connection.invalidate()
+            await self.close(failed=True)
             raise
 
-    async def close(self) -> None:
-        connection, self._connection, self._batch = self._connection, None, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                await connection.close()
+    async def close(self, *, failed: bool = False) -> None:
+        connection, own = self._connection, self._own
+        self._connection, self._own, self._batch = None, None, None
+        with contextlib.suppress(Exception):
+            if connection is not None:
+                await (connection.invalidate() if failed else connection.close())
+            if own is not None:
+                await own.close()
 
 
 async def acquire_lease(engine: AsyncEngine, *, name: str, holder: str, ttl: timedelta) -> bool:

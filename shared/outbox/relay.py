@@ -105,7 +105,7 @@ class OutboxRelay:
         self._housekeeper: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._listener: AsyncConnection | None = None
-        # PostgreSQL: the relay's own connection for its batches, kept between them (see HeldConnection).
+        # The relay's own connection for its batches, kept between them (see HeldConnection).
         self._held = claims.HeldConnection(engine)
         self.has_lease = False
         self._lease_renewed = 0.0
@@ -230,19 +230,16 @@ class OutboxRelay:
             # it), publish with no connection held, then mark in a short write transaction in this process's turn
             # (turn first, then a connection, as units of work do), so neither the write lock nor a pooled
             # connection is held across network round trips.
-            async with claims.batch_connection(self.engine) as db:
+            async with self._batch_connection() as db:
                 rows = await db.fetch_batch(limit=settings.batch_size, lock=False, hold_on_failure=hold)
             if not rows:
                 return 0
             outcome = await self._publish(rows)
-            async with write_turn(self.engine), claims.batch_connection(self.engine) as db, db.transaction():
+            async with write_turn(self.engine), self._batch_connection() as db, db.transaction():
                 await self._record(db, rows, outcome)
         else:
             # The row locks (and so the claim) last until the marks commit.
-            # A started relay keeps its connection between batches (closed by stop()); a one-off run_once()
-            # on a relay that was never started (tests, tools) borrows one for the batch.
-            batch_db = self._held.use() if self._task is not None else claims.batch_connection(self.engine)
-            async with batch_db as db, db.transaction():
+            async with self._batch_connection() as db, db.transaction():
                 rows = await db.fetch_batch(limit=settings.batch_size, lock=True, hold_on_failure=hold)
                 if not rows:
                     return 0
@@ -251,6 +248,11 @@ class OutboxRelay:
         if outcome.transient is not None:
             raise BrokerUnavailable(outcome.transient)
         return len(outcome.sent)
+
+    def _batch_connection(self) -> contextlib.AbstractAsyncContextManager[claims.BatchConnection]:
+        # A started relay keeps its connection between batches (closed by stop()); a one-off run_once() on a relay
+        # that was never started (tests, tools) borrows a pooled one for the batch.
+        return self._held.use() if self._task is not None else claims.batch_connection(self.engine)
 
     async def _publish(self, rows: Sequence[Mapping[str, Any]]) -> _Outcome:
         """Publish rows: aggregates concurrently, each aggregate's rows strictly one after another."""

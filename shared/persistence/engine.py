@@ -77,6 +77,31 @@ def create_engine(
     raise ValueError(f"unsupported database {backend!r}: use sqlite+aiosqlite or postgresql+asyncpg")
 
 
+# Each SQLite engine's connect call, for connections a component keeps outside the pool (own_sqlite_connection).
+_SQLITE_CONNECTORS: weakref.WeakKeyDictionary[Engine, Any] = weakref.WeakKeyDictionary()
+
+
+def _configure_sqlite(cursor: Any) -> None:
+    """Every SQLite connection's settings, pooled or not. The sqlite3 module does not manage transactions
+    (autocommit mode, set at connect), so the engine's "begin" hook decides how every transaction starts."""
+    # WAL: readers never block the writer and the writer never blocks readers.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # NORMAL is durable across application crashes in WAL mode (only an OS crash can lose the last commit).
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+async def own_sqlite_connection(engine: AsyncEngine) -> sqlite_loop.LoopConnection:
+    """A connection to ``engine``'s SQLite file outside its pool (which keeps one connection for units of work),
+    set up as pooled ones are; the caller closes it. Its writes must still take ``write_turn(engine)`` and begin
+    with ``sqlite_loop.begin_immediate``."""
+    connect = _SQLITE_CONNECTORS[engine.sync_engine]
+    connection = await sqlite_loop.LoopConnection(connect)
+    _configure_sqlite(connection._conn.cursor())
+    return connection
+
+
 def _sqlite_engine(url: str, *, echo: bool, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     database = parsed.database
@@ -98,17 +123,11 @@ def _sqlite_engine(url: str, *, echo: bool, **kwargs: Any) -> AsyncEngine:
         **kwargs,
     )
 
+    _SQLITE_CONNECTORS[engine.sync_engine] = connect
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        # The sqlite3 module does not manage transactions (autocommit mode, set at connect), so the "begin" hook
-        # below decides how every transaction starts.
-        cursor = dbapi_connection.cursor()
-        # WAL: readers never block the writer and the writer never blocks readers.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        # NORMAL is durable across application crashes in WAL mode (only an OS crash can lose the last commit).
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        _configure_sqlite(dbapi_connection.cursor())
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -477,3 +477,27 @@ async def _fail_batch_after_mark(db: claims.BatchConnection) -> None:
         rows = await db.fetch_batch(limit=10, lock=True, hold_on_failure=False)
         await db.mark_sent([row["id"] for row in rows], at=utcnow())
         raise RuntimeError("broker gone mid-batch")
+
+
+async def test_started_relay_keeps_its_own_connection_and_leaves_the_pool_to_units_of_work(
+    engine: AsyncEngine, connection: AbstractRobustConnection, observer: AbstractQueue
+) -> None:
+    """Between batches the relay holds a connection of its own: on SQLite outside the pool (whose one connection
+    serves the units of work), on PostgreSQL checked out of it. Stopping closes it."""
+    relay = OutboxRelay(engine, connection, settings=relay_settings())
+    await relay.start()
+    try:
+        await bump(engine, "held")
+        await received(observer, 1)
+        await bump(engine, "held")  # a unit of work while the relay holds its connection
+        await received(observer, 1)
+        held = relay._held._own if engine.dialect.name == "sqlite" else relay._held._connection
+        assert held is not None
+        # PostgreSQL: the batch connection and the LISTEN connection.
+        expected = 0 if engine.dialect.name == "sqlite" else 2
+        assert engine.pool.checkedout() == expected  # type: ignore[attr-defined]
+    finally:
+        await relay.stop()
+    assert (relay._held._own, relay._held._connection) == (None, None)
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert (await admin.outbox_stats(engine)).sent == 2
