@@ -30,7 +30,7 @@ async def fetch_rows(connection: AsyncConnection, text: str, *args: Any) -> list
     """Run ``text`` on ``connection``'s driver, inside ``connection``'s transaction (begun first if it has not
     been yet); the rows it returns."""
     dialect = connection.dialect.name
-    driver = await _in_transaction(connection)
+    driver = await driver_in_transaction(connection)
     if dialect == "postgresql":
         return list(await driver.fetch(text, *args))
     return list(await driver.execute_fetchall(sql_for(dialect, text), args))
@@ -49,7 +49,7 @@ async def pooled_connection(connection: AsyncConnection) -> Any:
     return await connection.get_raw_connection()
 
 
-async def _in_transaction(connection: AsyncConnection) -> Any:
+async def driver_in_transaction(connection: AsyncConnection) -> Any:
     """``connection``'s driver connection, with ``connection``'s transaction begun on the database.
 
     SQLAlchemy begins lazily: on SQLite at its first statement (the engine's "begin" hook sends BEGIN IMMEDIATE),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment.adapters.orm import payments
@@ -21,23 +21,26 @@ from payment.domain.model import (
 from payment.service_layer.ports import ConcurrencyConflict
 from shared.contracts.fraud import FraudDecision
 from shared.contracts.values import Customer, LineItem
+from shared.persistence.compiled import DriverStatement
 
-# Statements built once: only the parameters change, so SQLAlchemy's compiled cache serves every call.
+# Statements built once: only the parameters change, so SQLAlchemy's compiled cache serves every call. The load
+# and the update of a payment, which every step runs, go on the driver (DriverStatement: a fifth of the CPU).
 _BY_ID = select(payments).where(payments.c.id == bindparam("payment_id"))
+_READ = DriverStatement(_BY_ID)
 # FOR UPDATE on PostgreSQL serialises the handlers of one payment; SQLite has one writer anyway, and the
 # version check of _UPDATE catches what slips through.
-_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+_BY_ID_FOR_UPDATE = DriverStatement(_BY_ID.with_for_update())
 _BY_KEY = select(payments).where(payments.c.idempotency_key == bindparam("key"))
 _INSERT = payments.insert()
 # One UPDATE per set of changed columns, built on first use: a step changes a few columns (status, an answer, the
 # history, the version), and binding all 27 (JSON-encoding the basket again) cost more than the statement.
-_UPDATES: dict[frozenset[str], Update] = {}
+_UPDATES: dict[frozenset[str], DriverStatement] = {}
 
 
-def _update_of(columns: frozenset[str]) -> Update:
+def _update_of(columns: frozenset[str]) -> DriverStatement:
     statement = _UPDATES.get(columns)
     if statement is None:
-        statement = _UPDATES[columns] = (
+        statement = _UPDATES[columns] = DriverStatement(
             update(payments)
             .where(payments.c.id == bindparam("b_id"), payments.c.version == bindparam("b_version"))
             .values({name: bindparam(name) for name in sorted(columns)})
@@ -73,18 +76,16 @@ class SqlPaymentRepository:
     async def get(self, payment_id: str) -> Payment | None:
         if payment_id in self.seen:
             return self.seen[payment_id][0]
-        row = (
-            (await self._connection.execute(_BY_ID_FOR_UPDATE, {"payment_id": payment_id})).mappings().first()
-        )
-        return None if row is None else self._track(dict(row))
+        rows = await _BY_ID_FOR_UPDATE.rows(self._connection, {"payment_id": payment_id})
+        return self._track(rows[0]) if rows else None
 
     def resume(self, payment: Payment) -> Payment:
         self.seen[payment.id] = (payment, to_row(payment))
         return payment
 
     async def read(self, payment_id: str) -> Payment | None:
-        row = (await self._connection.execute(_BY_ID, {"payment_id": payment_id})).mappings().first()
-        return None if row is None else to_payment(dict(row))
+        rows = await _READ.rows(self._connection, {"payment_id": payment_id})
+        return to_payment(rows[0]) if rows else None
 
     async def by_idempotency_key(self, key: str) -> Payment | None:
         row = (await self._connection.execute(_BY_KEY, {"key": key})).mappings().first()
@@ -113,8 +114,7 @@ class SqlPaymentRepository:
                 changed = {name: value for name, value in row.items() if loaded.get(name) != value}
                 changed["version"] = payment.version + 1
                 params = {**changed, "b_id": payment.id, "b_version": payment.version}
-                result = await self._connection.execute(_update_of(frozenset(changed)), params)
-                if result.rowcount != 1:  # type: ignore[attr-defined]
+                if await _update_of(frozenset(changed)).rowcount(self._connection, params) != 1:
                     raise ConcurrencyConflict(f"payment {payment.id} changed since it was read")
                 payment.version += 1
             else:
