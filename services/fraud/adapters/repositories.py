@@ -19,7 +19,7 @@ from shared.persistence.repository import TrackingRepository
 # Statements built once: only the parameters change, so SQLAlchemy's compiled cache serves every call.
 # The reads every assessment makes run on the driver (DriverStatement, a fraction of the CPU).
 _BY_PAYMENT = DriverStatement(select(assessments).where(assessments.c.payment_id == bindparam("payment_id")))
-_INSERT = insert(assessments)
+_INSERT = DriverStatement(insert(assessments))
 _COUNT_BETWEEN = DriverStatement(
     select(func.count().label("count"))
     .select_from(assessments)
@@ -38,7 +38,10 @@ def _customer_upsert(insert_: Any) -> Any:
     )
 
 
-_LOCK_CUSTOMER = {"postgresql": _customer_upsert(pg_insert), "sqlite": _customer_upsert(sqlite_insert)}
+_LOCK_CUSTOMER = {
+    "postgresql": DriverStatement(_customer_upsert(pg_insert)),
+    "sqlite": DriverStatement(_customer_upsert(sqlite_insert)),
+}
 
 
 class SqlAssessmentRepository(TrackingRepository[Assessment]):
@@ -70,8 +73,8 @@ class SqlAssessmentRepository(TrackingRepository[Assessment]):
     async def lock_customer(self, customer_id: str) -> None:
         # An upsert takes the customer's row lock on PostgreSQL (held to commit); SQLite's write lock
         # already serialises every transaction.
-        await self.connection.execute(
-            _LOCK_CUSTOMER[self.connection.dialect.name], {"customer_id": customer_id}
+        await _LOCK_CUSTOMER[self.connection.dialect.name].rowcount(
+            self.connection, {"customer_id": customer_id}
         )
 
     async def count_between(self, customer_id: str, after: datetime, before: datetime) -> int:
@@ -84,8 +87,8 @@ class SqlAssessmentRepository(TrackingRepository[Assessment]):
         """Insert the new assessments (an assessment never changes once made)."""
         for payment_id in sorted(self._new):
             assessment = self.seen[payment_id]
-            await self.connection.execute(
-                _INSERT,
+            await _INSERT.rowcount(
+                self.connection,
                 {
                     "payment_id": assessment.payment_id,
                     "customer_id": assessment.customer_id,

@@ -74,7 +74,7 @@ _EXPIRED = (
     .order_by(reservations.c.expires_at)
     .limit(bindparam("limit"))
 )
-_INSERT_RESERVATION = insert(reservations)
+_INSERT_RESERVATION = DriverStatement(insert(reservations))
 # Version check: the status must still be the one read.
 _UPDATE_RESERVATION = DriverStatement(
     update(reservations)
@@ -191,7 +191,7 @@ class SqlReservationRepository(TrackingRepository[Reservation]):
         for payment_id, reservation in self.seen.items():
             loaded, row = self._loaded[payment_id], _row(reservation)
             if loaded is None:
-                await self.connection.execute(_INSERT_RESERVATION, row)
+                await _INSERT_RESERVATION.rowcount(self.connection, row)
             elif row != loaded:
                 params = {**row, "b_payment_id": payment_id, "b_status": loaded["status"]}
                 del params["payment_id"]

@@ -31,7 +31,7 @@ _READ = DriverStatement(_BY_ID)
 # version check of _UPDATE catches what slips through.
 _BY_ID_FOR_UPDATE = DriverStatement(_BY_ID.with_for_update())
 _BY_KEY = select(payments).where(payments.c.idempotency_key == bindparam("key"))
-_INSERT = payments.insert()
+_INSERT = DriverStatement(payments.insert())
 # One UPDATE per set of changed columns, built on first use: a step changes a few columns (status, an answer, the
 # history, the version), and binding all 27 (JSON-encoding the basket again) cost more than the statement.
 _UPDATES: dict[frozenset[str], DriverStatement] = {}
@@ -109,7 +109,7 @@ class SqlPaymentRepository:
             row = to_row(payment)
             if loaded is None:
                 row["version"] = payment.version = 1
-                await self._connection.execute(_INSERT, row)
+                await _INSERT.rowcount(self._connection, row)
             elif row != loaded:
                 changed = {name: value for name, value in row.items() if loaded.get(name) != value}
                 changed["version"] = payment.version + 1

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.persistence.compiled import DriverStatement
@@ -92,3 +93,17 @@ async def test_expanding_parameters_are_refused(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         with pytest.raises(ValueError, match="expanding"):
             await statement.rows(connection, {"ids": ["a"]})
+
+
+async def test_an_insert_takes_every_column_and_fails_as_sqlalchemy_fails(engine: AsyncEngine) -> None:
+    insert = DriverStatement(things.insert())
+    row = {"id": "c", "count": 3, "due_at": None, "tags": [], "note": None}
+    async with engine.connect() as connection:
+        assert await insert.rowcount(connection, row) == 1
+        with pytest.raises(ValueError, match="no value for 'note'"):  # no silent NULL for a forgotten column
+            await insert.rowcount(connection, {key: value for key, value in row.items() if key != "note"})
+        with pytest.raises(IntegrityError):  # SQLAlchemy's, as callers catch it for any statement
+            await insert.rowcount(connection, row)
+        await connection.rollback()
+    async with engine.connect() as connection:
+        assert await DriverStatement(BY_ID).rows(connection, {"thing_id": "c"}) == []
