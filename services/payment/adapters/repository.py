@@ -99,14 +99,15 @@ class SqlPaymentRepository:
 
     def _track(self, row: dict[str, Any]) -> Payment:
         payment = to_payment(row)
-        self.seen[payment.id] = (payment, to_row(payment))
+        # The basket never changes after the checkout: its stored form is reused, not dumped again per step.
+        self.seen[payment.id] = (payment, to_row(payment, items=row["items"]))
         return payment
 
     async def flush(self) -> list[Payment]:
         """Insert new payments and update changed ones; the payments written (their events to publish)."""
         written: list[Payment] = []
         for payment, loaded in self.seen.values():
-            row = to_row(payment)
+            row = to_row(payment, items=None if loaded is None else loaded["items"])
             if loaded is None:
                 row["version"] = payment.version = 1
                 await _INSERT.rowcount(self._connection, row)
@@ -123,7 +124,8 @@ class SqlPaymentRepository:
         return written
 
 
-def to_row(payment: Payment) -> dict[str, Any]:
+def to_row(payment: Payment, *, items: list[Any] | None = None) -> dict[str, Any]:
+    """The payment's row; ``items``: its basket as already stored (a checkout is immutable)."""
     checkout = payment.checkout
     return {
         "id": payment.id,
@@ -132,7 +134,7 @@ def to_row(payment: Payment) -> dict[str, Any]:
         "customer_id": checkout.customer.id,
         "customer_email": checkout.customer.email,
         "customer_country": checkout.customer.country,
-        "items": [item.model_dump() for item in checkout.items],
+        "items": [item.model_dump() for item in checkout.items] if items is None else items,
         "currency": checkout.currency,
         "token": checkout.token,
         "amount": payment.amount,
