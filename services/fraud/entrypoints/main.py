@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from fraud.adapters.migrate import upgrade
 from fraud.adapters.risk_score import HttpRiskScorer
 from fraud.adapters.unit_of_work import SqlFraudUnitOfWork
@@ -14,6 +12,7 @@ from fraud.entrypoints.topology import TOPOLOGY
 from shared.messaging.consumer import Consumer
 from shared.messaging.envelope import Envelope
 from shared.resilience import BreakerPolicy, BulkheadPolicy, Dependency, RetryPolicy
+from shared.resilience.http import dependency_client
 from shared.runtime.http_server import HttpServer
 from shared.runtime.service import Service, ServiceResources, run_service
 
@@ -26,7 +25,7 @@ async def build(settings: FraudSettings) -> Service:
     """Connect to the database and the broker and assemble the components (nothing starts yet)."""
     resources = await ServiceResources.open("fraud", settings)
     engine = resources.engine
-    http_client = httpx.AsyncClient(timeout=settings.risk_score_timeout_seconds)
+    http_client = dependency_client(timeout=settings.risk_score_timeout_seconds)
     resources.close_with(http_client.aclose)
     risk = (
         HttpRiskScorer(http_client, settings.risk_score_url, risk_dependency(settings))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import httpx
-
 from payment.adapters.gateway import HttpCardGateway, ResilientCardGateway
 from payment.adapters.migrate import upgrade
 from payment.adapters.unit_of_work import SqlPaymentUnitOfWork
@@ -18,6 +16,7 @@ from payment.service_layer.handlers import Services
 from payment.service_layer.ports import UnitOfWorkFactory
 from shared.messaging.consumer import Consumer
 from shared.messaging.envelope import Envelope
+from shared.resilience.http import dependency_client
 from shared.runtime.health import health_router
 from shared.runtime.http_server import HttpServer
 from shared.runtime.service import Service, ServiceResources, run_service
@@ -36,11 +35,11 @@ async def build(settings: PaymentSettings) -> Service:
     """Every connection and component of the service, not yet started (tests run them in-process)."""
     resources = await ServiceResources.open("payment", settings)
     engine = resources.engine
-    gateway_client = httpx.AsyncClient(
+    gateway_client = dependency_client(
         base_url=settings.gateway_url,
         # The resilience wrapper enforces the per-attempt timeout; this one only backs it up.
         timeout=settings.gateway_timeout_seconds * 2,
-        limits=httpx.Limits(max_connections=settings.gateway_max_concurrency),
+        max_connections=settings.gateway_max_concurrency,
     )
     resources.close_with(gateway_client.aclose)
     services = Services(

@@ -21,7 +21,7 @@ from shared.resilience import (
     TransientDependencyError,
     idempotency_key,
 )
-from shared.resilience.http import request
+from shared.resilience.http import dependency_client, request
 from shared.testing.flaky_http import HANG, OK, FlakyHttpServer, decline, fail, flapping, slow
 from shared.testing.waiting import wait_for
 
@@ -36,7 +36,8 @@ async def provider() -> AsyncIterator[FlakyHttpServer]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+    # The client services build (aiohttp underneath), so every case here also covers its error mapping.
+    async with dependency_client(timeout=5.0) as client:
         yield client
 
 
