@@ -42,7 +42,7 @@ def service_engine(database_url: str, *, pool_size: int = DEFAULT_DATABASE_POOL_
 
     PostgreSQL: no overflow. Overflow connections are closed as soon as they come back, so a burst that needs
     more than the pool opened and closed a server backend per unit of work (measured in the checkout bench:
-    payment opened 70 sessions in one run, each a forked backend with its start-up queries, about 1 ms of machine
+    payment opened 74 sessions in one run, each a forked backend with its start-up queries, about 1 ms of machine
     time per checkout). Units of work beyond the pool wait for a connection instead, which costs nothing while
     the database is the bottleneck anyway. Size the pool with ``<SERVICE>_DATABASE_POOL_SIZE``.
     """

@@ -69,7 +69,7 @@ def test_sqlite_engine_keeps_one_connection_when_built_for_a_service(tmp_path: A
 
 
 # Overflow connections are closed as soon as they come back: under a burst every unit of work past the pool forked
-# a PostgreSQL backend and closed it again (70 sessions in one bench run of payment).
+# a PostgreSQL backend and closed it again (74 sessions in one bench run of payment).
 def test_postgres_pool_has_a_fixed_size_so_bursts_never_churn_connections() -> None:
     engine = service_engine("postgresql+asyncpg://u@127.0.0.1/db", pool_size=7)
     assert engine.pool.size() == 7  # type: ignore[attr-defined]
