@@ -101,9 +101,8 @@ class BatchConnection:
         self._driver = driver
         self._dialect = dialect
         self._postgres = dialect == "postgresql"
-        # PostgreSQL, inside transaction(): the mark-sent statement, sent with the COMMIT.
-        self._in_transaction = False
-        self._with_commit: str | None = None
+        # PostgreSQL, inside transaction(): statements sent with the COMMIT (None outside one).
+        self._with_commit: list[str] | None = None
 
     def _sql(self, text: str) -> str:
         return sql_for(self._dialect, text)
@@ -124,18 +123,17 @@ class BatchConnection:
         """A write transaction (SQLite: IMMEDIATE, so it queues for the write lock instead of failing)."""
         if self._postgres:
             await self._driver.execute(_BEGIN_RELAY_TRANSACTION)
-            self._in_transaction, self._with_commit = True, None
+            self._with_commit = []
             try:
                 yield
             except BaseException:
-                self._in_transaction, self._with_commit = False, None
+                self._with_commit = None
                 # A broken connection fails the rollback too: the original error is the one to report, and the
                 # caller discards the connection on a database error.
                 with contextlib.suppress(*DATABASE_ERRORS):
                     await self._driver.execute("ROLLBACK")
                 raise
-            statements = f"{self._with_commit}; COMMIT" if self._with_commit else "COMMIT"
-            self._in_transaction, self._with_commit = False, None
+            statements, self._with_commit = "; ".join([*self._with_commit, "COMMIT"]), None
             await self._driver.execute(statements)
             return
         await begin_immediate(self._driver)
@@ -171,8 +169,8 @@ class BatchConnection:
     async def mark_sent(self, ids: Sequence[int], *, at: datetime) -> None:
         """Mark confirmed rows sent (one statement for the whole batch; on PostgreSQL in a transaction, sent with
         its COMMIT)."""
-        if ids and self._postgres and self._in_transaction and self._with_commit is None:
-            self._with_commit = _literal_mark_sent(ids, at)
+        if ids and self._with_commit is not None:
+            self._with_commit.append(_literal_mark_sent(ids, at))
         elif ids:
             ids_sql = _IDS["postgresql" if self._postgres else "sqlite"]
             arg: Any = list(ids) if self._postgres else json.dumps(list(ids))

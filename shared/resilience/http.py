@@ -26,6 +26,7 @@ from shared.resilience.errors import DependencyTimeout, PermanentDependencyError
 from shared.resilience.idempotency import idempotency_headers
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
 def dependency_client(*, timeout: float, max_connections: int = 100, base_url: str = "") -> httpx.AsyncClient:
@@ -33,13 +34,9 @@ def dependency_client(*, timeout: float, max_connections: int = 100, base_url: s
 
     ``timeout`` backs up the resilience wrapper's per-attempt timeout; ``max_connections`` caps the pool.
     """
-    limits = httpx.Limits(max_connections=max_connections)
-    return httpx.AsyncClient(
-        base_url=base_url, timeout=timeout, limits=limits, transport=AiohttpTransport(limits=limits)
-    )
-
-
-RETRY_AFTER_STATUSES = frozenset({429, 503})
+    # The transport owns the connection pool (httpx's own limits apply only to its default transport).
+    transport = AiohttpTransport(limits=httpx.Limits(max_connections=max_connections))
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
